@@ -1,0 +1,116 @@
+package shqueue
+
+// The segment layout, described once. Every offset into shared memory that the
+// package uses is named here; nothing else in the code computes one.
+//
+//	offset  size  contents
+//	     0    64  immutable header: magic, version, geometry (written once by Create)
+//	   128   128  producer block: tail (own 128-byte block: the adjacent-line
+//	              prefetcher fetches lines in 128-byte pairs, so a 64-byte
+//	              separation would still make producers and consumers share)
+//	   256   128  consumer block: head
+//	   384   128  counters written only on rare paths (shift, crash recovery)
+//	   512   128  wait words: futex words and sleeper counts
+//	  1024  8192  attached-process table: procEntries entries of 64 bytes
+//	  9216     …  slots, slotStride bytes each
+//
+// A slot is a 64-bit sequence word, a 64-bit owner word (who claimed the slot
+// in its current lap, for crash recovery) and the message. Messages of up to
+// 48 bytes share the cache line of their sequence word, so a hand-off moves one
+// line; larger messages start on the next 64-byte boundary, so the vector copy
+// stores whole aligned lines and the sequence line is the only extra one.
+
+const (
+	layoutMagic   uint64 = 0x31455545_55514853 // "SHQUEUE1" little-endian
+	layoutVersion uint32 = 1
+
+	cacheLine = 64
+
+	// Immutable header.
+	offMagic      = 0  // uint64, stored last by Create: its presence means the header is complete
+	offVersion    = 8  // uint32
+	offFlags      = 12 // uint32, reserved, 0
+	offMsgSize    = 16 // uint64, message bytes
+	offCapacity   = 24 // uint64, slots
+	offSlotStride = 32 // uint64, bytes from one slot to the next
+	offDataOffset = 40 // uint64, message offset inside a slot
+	offSlotsStart = 48 // uint64, offset of slot 0 in the segment
+	offCreatedNs  = 56 // int64, Unix nanoseconds of Create
+
+	offTail = 128 // uint64, the next position producers claim
+	offHead = 256 // uint64, the next position consumers claim
+
+	offOverwritten = 384 // uint64, messages dropped by EnqueueShift
+	offLostEnq     = 392 // uint64, slots a dead producer claimed and never published
+	offSkipped     = 400 // uint64, of those, slots consumers have passed over
+	offLostDeq     = 408 // uint64, messages a dead consumer claimed and never released
+
+	offNotEmptyWord  = 512 // uint32 futex word: bumped when a message is published
+	offEmptySleepers = 516 // uint32: consumers asleep (or about to sleep) on notEmpty
+	offNotFullWord   = 520 // uint32 futex word: bumped when a slot is released
+	offFullSleepers  = 524 // uint32: producers asleep (or about to sleep) on notFull
+
+	offProcTable  = 1024
+	procEntrySize = 64
+	procEntries   = 128
+
+	// Fields of a process-table entry, relative to the entry.
+	offProcPID       = 0  // uint32, 0 = free
+	offProcStart     = 8  // uint64, the process's start time (clock ticks since boot on Linux), 0 if unknown
+	offProcEnqIntent = 16 // uint64, position+1 this handle is about to claim or holds as a producer
+	offProcDeqIntent = 24 // uint64, position+1 this handle is about to claim or holds as a consumer
+	offProcAttached  = 32 // int64, Unix nanoseconds of attach
+	offProcEmptySlp  = 40 // uint32, this handle's consumers asleep on notEmpty
+	offProcFullSlp   = 44 // uint32, this handle's producers asleep on notFull
+
+	headerSize = offProcTable + procEntries*procEntrySize // 9216, a multiple of 128
+
+	// Slot fields.
+	offSlotSeq   = 0
+	offSlotOwner = 8
+	slotHeader   = 16
+
+	// seqAbandoned marks a slot whose producer died after claiming it: the slot
+	// counts as published, but holds no message. Positions stay far below 2^63.
+	seqAbandoned uint64 = 1 << 63
+
+	// Owner word: entry index + 1 in the top 8 bits, role in bit 55, the low 55
+	// bits of the position below it, so a stale owner from an earlier lap never
+	// matches.
+	ownerEntryShift        = 56
+	ownerConsumer   uint64 = 1 << 55
+	ownerPosMask    uint64 = 1<<55 - 1
+
+	// Limits that keep every size computation far from overflow.
+	maxMsgWords = 1 << 24 // 128 MiB messages
+	maxCapacity = 1 << 32
+)
+
+// geometry is the shape of a queue. Create computes it; Open reads it from the
+// header, checks it against the formula and the segment's real size, and keeps
+// its own copy, so later writes to the header cannot move this process's
+// accesses outside the segment.
+type geometry struct {
+	msgSize    uint64
+	capacity   uint64
+	slotStride uint64
+	dataOffset uint64
+	slotsStart uint64
+	total      uint64 // bytes used, slotsStart + capacity*slotStride
+}
+
+func roundUp(n, to uint64) uint64 { return (n + to - 1) / to * to }
+
+// newGeometry computes the layout for words 64-bit words per message and
+// capacity slots. The caller has checked both are in range.
+func newGeometry(words, capacity uint64) geometry {
+	g := geometry{msgSize: words * 8, capacity: capacity, slotsStart: headerSize}
+	if g.msgSize <= cacheLine-slotHeader {
+		g.dataOffset = slotHeader
+	} else {
+		g.dataOffset = cacheLine
+	}
+	g.slotStride = roundUp(g.dataOffset+g.msgSize, cacheLine)
+	g.total = g.slotsStart + g.capacity*g.slotStride
+	return g
+}

@@ -1,0 +1,631 @@
+//go:build linux || darwin
+
+// Package shqueue is a bounded queue of fixed-size messages in a System V
+// shared-memory segment, for processes on one host that hand each other
+// messages in well under a microsecond.
+//
+// Any number of producer and consumer processes (and goroutines) may use one
+// queue at once. The protocol is lock-free: per-slot sequence numbers (Dmitry
+// Vyukov's bounded MPMC queue) over 64-bit head and tail positions in the
+// segment, so no process can die holding a lock. A process killed in the middle
+// of an operation costs at most the message it had in flight: a waiter stuck
+// behind its claim finds it gone and recovers the slot.
+//
+// A handle must not be closed while other goroutines are still calling its
+// methods: Close unmaps the segment.
+package shqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Queue is one process's handle on a queue. Its methods are safe for
+// concurrent use by many goroutines, except Close.
+type Queue struct {
+	// Read-only after Create/Open: the process-local copy of the geometry
+	// and the addresses derived from it. Nothing read from shared memory
+	// later changes them.
+	base     unsafe.Pointer
+	slots    unsafe.Pointer
+	capacity uint64
+	mask     uint64 // capacity-1 when capacity is a power of two
+	pow2     bool
+	stride   uintptr
+	dataOff  uintptr
+	msgSize  int
+	ownerTag uint64 // this handle's entry index + 1, in the owner word's top byte
+	inKind   copyKind
+	outKind  copyKind
+	wait     WaitStrategy
+
+	tail, head                             *uint64
+	notEmpty, emptySleepers                *uint32
+	notFull, fullSleepers                  *uint32
+	overwritten, lostEnq, skipped, lostDeq *uint64
+	me                                     procEntry
+
+	key  int
+	self int // this handle's entry in the attached-process table
+	seg  *segment
+	geo  geometry
+
+	closed atomic.Bool
+
+	// Stall tracking for crash recovery, on its own line: written only when an
+	// operation finds the queue empty or full.
+	_          [64]byte
+	stallPos   atomic.Uint64
+	stallSince atomic.Int64
+	misses     atomic.Uint32
+}
+
+// Stats are a queue's counters since Create. They are read without stopping
+// other processes, so a snapshot taken under traffic may be a few messages off.
+type Stats struct {
+	Enqueued    uint64 // messages published
+	Dequeued    uint64 // messages handed to a consumer
+	Overwritten uint64 // messages dropped by EnqueueShift to make room
+	Lost        uint64 // messages lost with a process that died mid-operation
+}
+
+// Create makes a new queue for key with messages of words 64-bit words
+// (words*8 bytes) and room for maxLen messages, and attaches it.
+//
+// If a queue for key exists and some process has it attached, Create fails
+// with ErrAlreadyExist (Open it instead). A leftover shqueue segment that no
+// process has attached is removed and created anew; a segment that is not a
+// shqueue is never touched.
+func Create(key int, words, maxLen uint32, opts ...Option) (*Queue, error) {
+	o := newOptions(opts)
+	if err := checkKey("create", key); err != nil {
+		return nil, err
+	}
+	if words == 0 || maxLen == 0 {
+		return nil, keyErr("create", key, ErrInvalidArg, "message words (%d) and capacity (%d) must be positive", words, maxLen)
+	}
+	if words > maxMsgWords {
+		return nil, keyErr("create", key, ErrInvalidSize, "message of %d words is over the %d-word limit", words, maxMsgWords)
+	}
+	g := newGeometry(uint64(words), uint64(maxLen))
+	if g.total > math.MaxInt {
+		return nil, keyErr("create", key, ErrInvalidSize, "%d bytes", g.total)
+	}
+	id, err := shmCreateExcl(key, int(g.total), o.mode)
+	if err != nil && isAlreadyExist(err) {
+		if err = removeLeftover(key); err == nil {
+			id, err = shmCreateExcl(key, int(g.total), o.mode)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	seg, err := shmAttach(key, id)
+	if err != nil {
+		_ = shmRemove(key, id)
+		return nil, err
+	}
+	if uint64(len(seg.mem)) < g.total {
+		_ = seg.detach()
+		_ = shmRemove(key, id)
+		return nil, keyErr("create", key, ErrInvalidSize, "segment of %d bytes, %d needed", len(seg.mem), g.total)
+	}
+	initSegment(seg.mem, g)
+	q, err := newQueue(seg, g, o)
+	if err != nil {
+		_ = seg.detach()
+		_ = shmRemove(key, id)
+		return nil, err
+	}
+	return q, nil
+}
+
+// initSegment writes a fresh segment's header and slot sequence numbers. The
+// kernel hands out new segments zeroed; the magic goes in last, so a process
+// that finds it also finds a complete header.
+func initSegment(mem []byte, g geometry) {
+	base := unsafe.Pointer(&mem[0])
+	atomic.StoreUint32(u32At(base, offVersion), layoutVersion)
+	atomic.StoreUint64(u64At(base, offMsgSize), g.msgSize)
+	atomic.StoreUint64(u64At(base, offCapacity), g.capacity)
+	atomic.StoreUint64(u64At(base, offSlotStride), g.slotStride)
+	atomic.StoreUint64(u64At(base, offDataOffset), g.dataOffset)
+	atomic.StoreUint64(u64At(base, offSlotsStart), g.slotsStart)
+	atomic.StoreUint64(u64At(base, offCreatedNs), uint64(time.Now().UnixNano()))
+	for i := uint64(0); i < g.capacity; i++ {
+		atomic.StoreUint64(u64At(base, uintptr(g.slotsStart+i*g.slotStride)), i)
+	}
+	atomic.StoreUint64(u64At(base, offMagic), layoutMagic)
+}
+
+// removeLeftover removes the segment for key if it is a shqueue that no process
+// has attached, so Create can make it anew.
+func removeLeftover(key int) error {
+	id, err := shmLookup(key)
+	if err != nil {
+		return err
+	}
+	info, err := shmStat(key, id)
+	if err != nil {
+		return err
+	}
+	if info.nattach > 0 {
+		return keyErr("create", key, ErrAlreadyExist, "%d attachments; Open it instead", info.nattach)
+	}
+	if info.size < headerSize {
+		return keyErr("create", key, ErrAlreadyExist, "a segment that is not a shqueue (%d bytes) holds the key", info.size)
+	}
+	seg, err := shmAttach(key, id)
+	if err != nil {
+		return err
+	}
+	magic := atomic.LoadUint64(u64At(unsafe.Pointer(&seg.mem[0]), offMagic))
+	_ = seg.detach()
+	switch {
+	case magic == layoutMagic:
+	case magic == 0 && !processAlive(int(info.cpid), 0):
+		// Its creator died before finishing the header.
+	case magic == 0:
+		return keyErr("create", key, ErrAlreadyExist, "another process is creating it")
+	default:
+		return keyErr("create", key, ErrAlreadyExist, "a segment that is not a shqueue holds the key")
+	}
+	return shmRemove(key, id)
+}
+
+// Open attaches the existing queue for key. It checks everything it reads —
+// magic, layout version, geometry against the segment's real size — and keeps
+// its own copy of the geometry.
+func Open(key int, opts ...Option) (*Queue, error) {
+	o := newOptions(opts)
+	if err := checkKey("open", key); err != nil {
+		return nil, err
+	}
+	id, err := shmLookup(key)
+	if err != nil {
+		return nil, err
+	}
+	info, err := shmStat(key, id)
+	if err != nil {
+		return nil, err
+	}
+	if info.size < headerSize {
+		return nil, keyErr("open", key, ErrInvalidMagic, "segment of %d bytes is too small for a shqueue header", info.size)
+	}
+	seg, err := shmAttach(key, id)
+	if err != nil {
+		return nil, err
+	}
+	g, err := readGeometry(seg, info)
+	if err == nil {
+		var q *Queue
+		if q, err = newQueue(seg, g, o); err == nil {
+			return q, nil
+		}
+	}
+	_ = seg.detach()
+	return nil, err
+}
+
+// readGeometry validates a segment's header and returns its geometry.
+func readGeometry(seg *segment, info segInfo) (geometry, error) {
+	base := unsafe.Pointer(&seg.mem[0])
+	magic := atomic.LoadUint64(u64At(base, offMagic))
+	// A creator may still be writing the header: give it a moment.
+	for wait := 0; magic == 0 && wait < 1000 && processAlive(int(info.cpid), 0); wait++ {
+		time.Sleep(time.Millisecond)
+		magic = atomic.LoadUint64(u64At(base, offMagic))
+	}
+	if magic != layoutMagic {
+		return geometry{}, keyErr("open", seg.key, ErrInvalidMagic, "magic %#x", magic)
+	}
+	if v := atomic.LoadUint32(u32At(base, offVersion)); v != layoutVersion {
+		return geometry{}, keyErr("open", seg.key, ErrBadVersion, "layout version %d, this library reads %d", v, layoutVersion)
+	}
+	msgSize := atomic.LoadUint64(u64At(base, offMsgSize))
+	capacity := atomic.LoadUint64(u64At(base, offCapacity))
+	if msgSize == 0 || msgSize%8 != 0 || msgSize/8 > maxMsgWords || capacity == 0 || capacity > maxCapacity {
+		return geometry{}, keyErr("open", seg.key, ErrCorrupt, "message size %d, capacity %d", msgSize, capacity)
+	}
+	g := newGeometry(msgSize/8, capacity)
+	if atomic.LoadUint64(u64At(base, offSlotStride)) != g.slotStride ||
+		atomic.LoadUint64(u64At(base, offDataOffset)) != g.dataOffset ||
+		atomic.LoadUint64(u64At(base, offSlotsStart)) != g.slotsStart {
+		return geometry{}, keyErr("open", seg.key, ErrCorrupt, "slot layout does not match message size %d", msgSize)
+	}
+	if g.total > uint64(len(seg.mem)) {
+		return geometry{}, keyErr("open", seg.key, ErrCorrupt, "%d slots of %d bytes need %d bytes, segment has %d", capacity, g.slotStride, g.total, len(seg.mem))
+	}
+	return g, nil
+}
+
+func newQueue(seg *segment, g geometry, o options) (*Queue, error) {
+	base := unsafe.Pointer(&seg.mem[0])
+	q := &Queue{
+		base:          base,
+		slots:         unsafe.Add(base, g.slotsStart),
+		capacity:      g.capacity,
+		stride:        uintptr(g.slotStride),
+		dataOff:       uintptr(g.dataOffset),
+		msgSize:       int(g.msgSize),
+		inKind:        pickCopy(int(g.msgSize), true),
+		outKind:       pickCopy(int(g.msgSize), false),
+		wait:          o.wait,
+		tail:          u64At(base, offTail),
+		head:          u64At(base, offHead),
+		notEmpty:      u32At(base, offNotEmptyWord),
+		emptySleepers: u32At(base, offEmptySleepers),
+		notFull:       u32At(base, offNotFullWord),
+		fullSleepers:  u32At(base, offFullSleepers),
+		overwritten:   u64At(base, offOverwritten),
+		lostEnq:       u64At(base, offLostEnq),
+		skipped:       u64At(base, offSkipped),
+		lostDeq:       u64At(base, offLostDeq),
+		key:           seg.key,
+		self:          -1,
+		seg:           seg,
+		geo:           g,
+	}
+	if g.capacity&(g.capacity-1) == 0 {
+		q.pow2, q.mask = true, g.capacity-1
+	}
+	self, err := q.takeEntry()
+	if err != nil {
+		return nil, err
+	}
+	q.self, q.me = self, q.entry(self)
+	q.ownerTag = uint64(self+1) << ownerEntryShift
+	return q, nil
+}
+
+// Close detaches this handle from the segment. The queue itself stays (see
+// Delete). Closing twice returns an error wrapping ErrClosed; every other
+// method on a closed handle returns ErrClosed or false, or panics where it has
+// no way to report (EnqueueShift).
+func (q *Queue) Close() error {
+	if !q.closed.CompareAndSwap(false, true) {
+		return keyErr("close", q.key, ErrClosed, "")
+	}
+	q.releaseEntry()
+	return q.seg.detach()
+}
+
+// Delete marks the queue for removal: its key is free at once, and the
+// segment lives on until the last process detaches, so handles that are open
+// keep working.
+func (q *Queue) Delete() error {
+	if q.closed.Load() {
+		return keyErr("delete", q.key, ErrClosed, "")
+	}
+	return shmRemove(q.key, q.seg.id)
+}
+
+// Key returns the queue's SysV key.
+func (q *Queue) Key() int { return q.key }
+
+// Cap returns how many messages the queue holds.
+func (q *Queue) Cap() int { return int(q.capacity) }
+
+// MsgSize returns the message size in bytes (8 × the words given to Create).
+func (q *Queue) MsgSize() int { return q.msgSize }
+
+// Len returns how many messages the queue holds now (claimed positions count:
+// a message being written or read counts as in the queue). 0 once closed.
+func (q *Queue) Len() int {
+	if q.closed.Load() {
+		return 0
+	}
+	head := atomic.LoadUint64(q.head)
+	tail := atomic.LoadUint64(q.tail)
+	if tail <= head {
+		return 0
+	}
+	if tail-head > q.capacity {
+		return int(q.capacity)
+	}
+	return int(tail - head)
+}
+
+// Stats returns the queue's counters (zero once closed). They are derived from
+// the positions and from counters that only rare paths write, so keeping them
+// costs the hot path nothing.
+func (q *Queue) Stats() Stats {
+	if q.closed.Load() {
+		return Stats{}
+	}
+	overwritten := atomic.LoadUint64(q.overwritten)
+	lostEnq := atomic.LoadUint64(q.lostEnq)
+	skipped := atomic.LoadUint64(q.skipped)
+	lostDeq := atomic.LoadUint64(q.lostDeq)
+	head := atomic.LoadUint64(q.head)
+	tail := atomic.LoadUint64(q.tail)
+	return Stats{
+		Enqueued:    sub0(tail, lostEnq),
+		Dequeued:    sub0(head, overwritten+skipped+lostDeq),
+		Overwritten: overwritten,
+		Lost:        lostEnq + lostDeq,
+	}
+}
+
+func sub0(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
+func checkKey(op string, key int) error {
+	if key == 0 || key < math.MinInt32 || key > math.MaxInt32 {
+		return keyErr(op, key, ErrInvalidKey, "keys are non-zero 32-bit values (0 is IPC_PRIVATE)")
+	}
+	return nil
+}
+
+func u64At(base unsafe.Pointer, off uintptr) *uint64 { return (*uint64)(unsafe.Add(base, off)) }
+func u32At(base unsafe.Pointer, off uintptr) *uint32 { return (*uint32)(unsafe.Add(base, off)) }
+
+// slot returns the address of the slot for position pos.
+func (q *Queue) slot(pos uint64) unsafe.Pointer {
+	var i uint64
+	if q.pow2 {
+		i = pos & q.mask
+	} else {
+		i = pos % q.capacity
+	}
+	return unsafe.Add(q.slots, uintptr(i)*q.stride)
+}
+
+func (q *Queue) data(slot unsafe.Pointer) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(slot, q.dataOff)), q.msgSize)
+}
+
+// checkMsg refuses a closed handle or a message of the wrong length before
+// anything in shared memory changes.
+func (q *Queue) checkMsg(op string, msg []byte) error {
+	if q.closed.Load() {
+		return keyErr(op, q.key, ErrClosed, "")
+	}
+	if len(msg) != q.msgSize {
+		return keyErr(op, q.key, ErrMsgSize, "got %d bytes, the queue's messages are %d", len(msg), q.msgSize)
+	}
+	return nil
+}
+
+func (q *Queue) mustMsg(op string, msg []byte) {
+	if err := q.checkMsg(op, msg); err != nil {
+		panic("shqueue: " + err.Error())
+	}
+}
+
+// EnqueueShift adds msg; if the queue is full it drops the oldest message
+// (counted in Stats as Overwritten) to make room. It panics if msg is not
+// MsgSize bytes or the handle is closed.
+func (q *Queue) EnqueueShift(msg []byte) {
+	q.mustMsg("enqueue", msg)
+	for !q.enqueue(msg) {
+		q.dropOldest()
+	}
+}
+
+// EnqueueTry adds msg if there is room and reports whether it did. It returns
+// false on a closed handle and panics if msg is not MsgSize bytes.
+func (q *Queue) EnqueueTry(msg []byte) bool {
+	if q.closed.Load() {
+		return false
+	}
+	q.mustMsg("enqueue", msg)
+	if q.enqueue(msg) {
+		return true
+	}
+	q.noteMiss(false)
+	return false
+}
+
+// EnqueueBlock adds msg, waiting for room until ctx is done. A call that
+// returns an error has changed nothing in the queue.
+func (q *Queue) EnqueueBlock(ctx context.Context, msg []byte) error {
+	if err := q.checkMsg("enqueue", msg); err != nil {
+		return err
+	}
+	if err := ctxDone(ctx); err != nil {
+		return err
+	}
+	if q.enqueue(msg) {
+		return nil
+	}
+	return q.block(ctx, false, func() bool { return q.enqueue(msg) })
+}
+
+// DequeueTry moves the oldest message into buf if there is one and reports
+// whether it did. It returns false on a closed handle and panics if buf is not
+// MsgSize bytes.
+func (q *Queue) DequeueTry(buf []byte) bool {
+	if q.closed.Load() {
+		return false
+	}
+	q.mustMsg("dequeue", buf)
+	if q.dequeue(buf) {
+		return true
+	}
+	q.noteMiss(true)
+	return false
+}
+
+// DequeueBlock moves the oldest message into buf, waiting for one until ctx is
+// done. A call that returns an error has changed nothing in the queue.
+func (q *Queue) DequeueBlock(ctx context.Context, buf []byte) error {
+	if err := q.checkMsg("dequeue", buf); err != nil {
+		return err
+	}
+	if err := ctxDone(ctx); err != nil {
+		return err
+	}
+	if q.dequeue(buf) {
+		return nil
+	}
+	return q.block(ctx, true, func() bool { return q.dequeue(buf) })
+}
+
+func ctxDone(ctx context.Context) error {
+	if done := ctx.Done(); done != nil {
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
+		}
+	}
+	return nil
+}
+
+// The protocol. A position pos maps to slot pos mod capacity; the slot's
+// sequence word says what the slot holds for that lap:
+//
+//	seq == pos               free: a producer may claim pos
+//	seq == pos+1             published: a consumer may claim pos
+//	seq == (pos+1)|abandoned published empty: its producer died (recover.go)
+//	seq == pos+capacity      released: free for position pos+capacity
+//
+// Claims are CASes on tail (producers) and head (consumers); the sequence word
+// is written only by the claimant (or, for a dead claimant, by recovery).
+
+// enqueue publishes msg at the tail if there is room.
+func (q *Queue) enqueue(msg []byte) bool {
+	intent := q.me.enqIntent()
+	pos := atomic.LoadUint64(q.tail)
+	for {
+		slot := q.slot(pos)
+		seq := atomic.LoadUint64((*uint64)(slot)) &^ seqAbandoned
+		switch diff := int64(seq - pos); {
+		case diff == 0:
+			// Record the intent before the claim, so that if this process
+			// dies holding pos, a waiter can tell whose claim it was.
+			atomic.StoreUint64(intent, pos+1)
+			if !atomic.CompareAndSwapUint64(q.tail, pos, pos+1) {
+				atomic.StoreUint64(intent, 0)
+				pos = atomic.LoadUint64(q.tail)
+				continue
+			}
+			atomic.StoreUint64(u64At(slot, offSlotOwner), q.ownerTag|pos&ownerPosMask)
+			dst := q.data(slot)
+			if q.inKind == copyBuiltin {
+				copy(dst, msg)
+			} else {
+				copySlot(q.inKind, dst, msg)
+			}
+			// The message must be visible before the sequence number that
+			// publishes it: a sync/atomic store orders every earlier store
+			// (and copySlot fences its non-temporal stores itself).
+			atomic.StoreUint64((*uint64)(slot), pos+1)
+			if atomic.LoadUint32(q.emptySleepers) != 0 {
+				wakeAll(q.notEmpty)
+			}
+			return true
+		case diff < 0:
+			return false // the slot still holds the message from one lap ago: full
+		default:
+			pos = atomic.LoadUint64(q.tail) // another producer took pos
+		}
+	}
+}
+
+// dequeue moves the message at the head into buf if one is published.
+func (q *Queue) dequeue(buf []byte) bool {
+	intent := q.me.deqIntent()
+	pos := atomic.LoadUint64(q.head)
+	for {
+		slot := q.slot(pos)
+		seqp := (*uint64)(slot)
+		seq := atomic.LoadUint64(seqp)
+		switch diff := int64(seq&^seqAbandoned - (pos + 1)); {
+		case diff == 0:
+			atomic.StoreUint64(intent, pos+1)
+			if !atomic.CompareAndSwapUint64(q.head, pos, pos+1) {
+				atomic.StoreUint64(intent, 0)
+				pos = atomic.LoadUint64(q.head)
+				continue
+			}
+			atomic.StoreUint64(u64At(slot, offSlotOwner), q.ownerTag|ownerConsumer|pos&ownerPosMask)
+			if seq&seqAbandoned != 0 {
+				// A dead producer's slot: nothing to read; pass it on.
+				q.release(slot, pos, seq, q.skipped)
+				pos = atomic.LoadUint64(q.head)
+				continue
+			}
+			src := q.data(slot)
+			if q.outKind == copyBuiltin {
+				copy(buf, src)
+			} else {
+				copySlot(q.outKind, buf, src)
+			}
+			// Release with a CAS: if it fails, recovery took this claim for
+			// a dead consumer's and a producer may already be overwriting
+			// the slot, so what was copied cannot be trusted. Recovery has
+			// counted it lost; move on to the next message.
+			if !atomic.CompareAndSwapUint64(seqp, seq, pos+q.capacity) {
+				pos = atomic.LoadUint64(q.head)
+				continue
+			}
+			if atomic.LoadUint32(q.fullSleepers) != 0 {
+				wakeAll(q.notFull)
+			}
+			return true
+		case diff < 0:
+			return false // empty, or the producer of pos has not published yet
+		default:
+			pos = atomic.LoadUint64(q.head)
+		}
+	}
+}
+
+// release frees a slot claimed at pos without reading it, counting it in
+// counter; used for abandoned slots and for EnqueueShift's drops.
+func (q *Queue) release(slot unsafe.Pointer, pos, seq uint64, counter *uint64) {
+	if atomic.CompareAndSwapUint64((*uint64)(slot), seq, pos+q.capacity) {
+		atomic.AddUint64(counter, 1)
+		if atomic.LoadUint32(q.fullSleepers) != 0 {
+			wakeAll(q.notFull)
+		}
+	}
+}
+
+// dropOldest drops the message at the head for EnqueueShift, if the queue is
+// still full: a consumer that took the head meanwhile made the room itself.
+func (q *Queue) dropOldest() {
+	pos := atomic.LoadUint64(q.head)
+	if atomic.LoadUint64(q.tail) < pos+q.capacity {
+		return
+	}
+	slot := q.slot(pos)
+	seq := atomic.LoadUint64((*uint64)(slot))
+	switch diff := int64(seq&^seqAbandoned - (pos + 1)); {
+	case diff == 0:
+		atomic.StoreUint64(q.me.deqIntent(), pos+1)
+		if !atomic.CompareAndSwapUint64(q.head, pos, pos+1) {
+			atomic.StoreUint64(q.me.deqIntent(), 0)
+			return
+		}
+		atomic.StoreUint64(u64At(slot, offSlotOwner), q.ownerTag|ownerConsumer|pos&ownerPosMask)
+		if seq&seqAbandoned != 0 {
+			q.release(slot, pos, seq, q.skipped)
+		} else {
+			q.release(slot, pos, seq, q.overwritten)
+		}
+	case diff < 0:
+		// The oldest message is still being written: wait for its producer
+		// (or, if it died, recover the slot).
+		spinPause(spinPausesPerTry)
+		q.noteMiss(true)
+	}
+}
+
+func (q *Queue) String() string {
+	return fmt.Sprintf("shqueue(key=%#x, msg=%dB, cap=%d, pid=%d)", q.key, q.msgSize, q.capacity, os.Getpid())
+}
+
+func isAlreadyExist(err error) bool { return err != nil && errors.Is(err, ErrAlreadyExist) }

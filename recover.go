@@ -1,0 +1,193 @@
+//go:build linux || darwin
+
+package shqueue
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Crash recovery. A process can die at any instruction. If it dies holding a
+// claim — a producer between its tail CAS and its publish, a consumer between
+// its head CAS and its release — every process behind that position waits
+// forever, unless someone finishes the claim for it. The waiter stuck behind
+// the claim does: after stallGrace it identifies the claimant (the slot's owner
+// word, or, if the claimant died before writing it, the intent in its table
+// entry), asks the system whether that process still runs, and only if it does
+// not, settles the slot with a CAS on its sequence word:
+//
+//   - a dead producer's slot becomes "published, abandoned": consumers pass
+//     over it without reading (counted Lost);
+//   - a dead consumer's slot is released for the next lap (the message it was
+//     reading is counted Lost).
+//
+// A claimant that is alive is never overridden, however slow, so no live
+// process's message is torn or lost; the dead process's in-flight message is
+// the only loss.
+
+const (
+	// stallGrace is how long a waiter watches one unfinished claim before it
+	// asks whether the claimant is alive (a running claimant finishes in
+	// microseconds), and then how often it asks again.
+	stallGrace = 2 * time.Millisecond
+	// missesPerCheck: a Try call that fails counts a miss; every so many
+	// misses it looks for a stalled claim, so a caller that only polls with
+	// Try still gets past a dead process.
+	missesPerCheck = 1024
+)
+
+func (q *Queue) noteMiss(consumer bool) {
+	if q.misses.Add(1)%missesPerCheck == 0 {
+		q.checkStall(consumer)
+	}
+}
+
+// checkStall looks for an unfinished claim that holds this side up: for a
+// consumer, the head position claimed by a producer but not published; for a
+// producer, the position one lap behind the tail claimed by a consumer but
+// not released. One that stays for stallGrace is handed to recovery.
+func (q *Queue) checkStall(consumer bool) {
+	var pos uint64
+	if consumer {
+		pos = atomic.LoadUint64(q.head)
+		if atomic.LoadUint64((*uint64)(q.slot(pos))) != pos || atomic.LoadUint64(q.tail) <= pos {
+			return
+		}
+	} else {
+		tail := atomic.LoadUint64(q.tail)
+		if tail < q.capacity {
+			return
+		}
+		pos = tail - q.capacity
+		seq := atomic.LoadUint64((*uint64)(q.slot(pos)))
+		if seq&^seqAbandoned != pos+1 || atomic.LoadUint64(q.head) <= pos {
+			return
+		}
+	}
+	mark := pos<<1 | b2u(consumer)
+	now := time.Now().UnixNano()
+	if q.stallPos.Load() != mark {
+		q.stallPos.Store(mark)
+		q.stallSince.Store(now)
+		return
+	}
+	if time.Duration(now-q.stallSince.Load()) < stallGrace {
+		return
+	}
+	q.stallSince.Store(now)
+	var recovered bool
+	if consumer {
+		recovered = q.recoverProducerClaim(pos)
+	} else {
+		recovered = q.recoverConsumerClaim(pos)
+	}
+	if recovered {
+		q.reclaimDead()
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// recoverProducerClaim abandons position pos if a dead producer holds it.
+func (q *Queue) recoverProducerClaim(pos uint64) bool {
+	slot := q.slot(pos)
+	seqp := (*uint64)(slot)
+	if atomic.LoadUint64(seqp) != pos || atomic.LoadUint64(q.tail) <= pos {
+		return false
+	}
+	if known, alive := q.claimant(slot, pos, false); !known || alive {
+		return false
+	}
+	if !atomic.CompareAndSwapUint64(seqp, pos, (pos+1)|seqAbandoned) {
+		return false // published after all
+	}
+	atomic.AddUint64(q.lostEnq, 1)
+	if atomic.LoadUint32(q.emptySleepers) != 0 {
+		wakeAll(q.notEmpty)
+	}
+	return true
+}
+
+// recoverConsumerClaim releases position pos if a dead consumer holds it.
+func (q *Queue) recoverConsumerClaim(pos uint64) bool {
+	slot := q.slot(pos)
+	seqp := (*uint64)(slot)
+	seq := atomic.LoadUint64(seqp)
+	if seq&^seqAbandoned != pos+1 || atomic.LoadUint64(q.head) <= pos {
+		return false
+	}
+	if known, alive := q.claimant(slot, pos, true); !known || alive {
+		return false
+	}
+	if !atomic.CompareAndSwapUint64(seqp, seq, pos+q.capacity) {
+		return false
+	}
+	if seq&seqAbandoned != 0 {
+		atomic.AddUint64(q.skipped, 1) // already counted lost with its producer
+	} else {
+		atomic.AddUint64(q.lostDeq, 1)
+	}
+	if atomic.LoadUint32(q.fullSleepers) != 0 {
+		wakeAll(q.notFull)
+	}
+	return true
+}
+
+// claimant finds who holds the claim on pos (as a consumer or a producer) and
+// whether that process is alive. known is false when no record names a
+// claimant: then nothing may be recovered.
+func (q *Queue) claimant(slot unsafe.Pointer, pos uint64, consumer bool) (known, alive bool) {
+	owner := atomic.LoadUint64(u64At(slot, offSlotOwner))
+	idx := int(owner>>ownerEntryShift) - 1
+	if idx >= 0 && idx < procEntries && owner&ownerPosMask == pos&ownerPosMask && (owner&ownerConsumer != 0) == consumer {
+		e := q.entry(idx)
+		return true, processAlive(e.pid(), e.start())
+	}
+	// The claimant has not written the owner word (or died before it did):
+	// its intent names it.
+	for i := 0; i < procEntries; i++ {
+		e := q.entry(i)
+		pid := e.pid()
+		if pid == 0 {
+			continue
+		}
+		intent := e.enqIntent()
+		if consumer {
+			intent = e.deqIntent()
+		}
+		if atomic.LoadUint64(intent) != pos+1 {
+			continue
+		}
+		if processAlive(pid, e.start()) {
+			return true, true
+		}
+		known = true
+	}
+	return known, false
+}
+
+// enqSettled reports whether a producer intent no longer matters: the claim
+// never happened, or its slot has been published or abandoned since.
+func (q *Queue) enqSettled(intent uint64) bool {
+	if intent == 0 {
+		return true
+	}
+	pos := intent - 1
+	return atomic.LoadUint64(q.tail) <= pos || atomic.LoadUint64((*uint64)(q.slot(pos))) != pos
+}
+
+// deqSettled is enqSettled for a consumer intent: the claim never happened or
+// its slot has been released.
+func (q *Queue) deqSettled(intent uint64) bool {
+	if intent == 0 {
+		return true
+	}
+	pos := intent - 1
+	return atomic.LoadUint64(q.head) <= pos || atomic.LoadUint64((*uint64)(q.slot(pos)))&^seqAbandoned != pos+1
+}

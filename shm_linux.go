@@ -1,0 +1,7 @@
+package shqueue
+
+import "golang.org/x/sys/unix"
+
+func descTimes(d *unix.SysvShmDesc) (atime, ctime int64) {
+	return int64(d.Atime), int64(d.Ctime)
+}

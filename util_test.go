@@ -1,0 +1,60 @@
+package shqueue
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc64"
+	"testing"
+)
+
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
+// fillMsg writes a self-checking message: producer id, sequence number, bytes
+// derived from both, and a CRC-64 of everything before it in the last 8 bytes.
+// Messages must be at least 24 bytes.
+func fillMsg(buf []byte, producer, seq uint64) {
+	binary.LittleEndian.PutUint64(buf[0:], producer)
+	binary.LittleEndian.PutUint64(buf[8:], seq)
+	x := producer*0x9E3779B97F4A7C15 ^ seq
+	for i := 16; i < len(buf)-8; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		buf[i] = byte(x)
+	}
+	binary.LittleEndian.PutUint64(buf[len(buf)-8:], crc64.Checksum(buf[:len(buf)-8], crcTable))
+}
+
+// readMsg checks a message written by fillMsg and returns its producer and
+// sequence number; ok is false if any byte is wrong (a torn message).
+func readMsg(buf []byte) (producer, seq uint64, ok bool) {
+	if binary.LittleEndian.Uint64(buf[len(buf)-8:]) != crc64.Checksum(buf[:len(buf)-8], crcTable) {
+		return 0, 0, false
+	}
+	return binary.LittleEndian.Uint64(buf[0:]), binary.LittleEndian.Uint64(buf[8:]), true
+}
+
+// newTestQueue creates a queue on a free key and removes it when the test ends.
+func newTestQueue(t testing.TB, words, capacity uint32, opts ...Option) *Queue {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		key, err := FindFreeKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := Create(key, words, capacity, opts...)
+		if errors.Is(err, ErrAlreadyExist) && attempt < 10 {
+			continue // another test took the key between the two calls
+		}
+		if err != nil {
+			t.Fatalf("Create(%#x, %d, %d): %v", key, words, capacity, err)
+		}
+		t.Cleanup(func() {
+			if !q.closed.Load() {
+				_ = q.Delete()
+				_ = q.Close()
+			}
+		})
+		return q
+	}
+}

@@ -1,0 +1,110 @@
+//go:build linux || darwin
+
+package shqueue
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// Waiting. A blocking call that finds the queue empty (or full) waits in
+// stages: spin with the CPU's spin-wait hint, then yield the processor, then
+// (Adaptive) sleep on a futex word that the other side bumps when it makes
+// progress. The context is checked at every stage.
+const (
+	// spinPausesPerTry is how many spin hints run between two attempts.
+	spinPausesPerTry = 1
+	// spinBudget is how long a waiter spins before it yields; a hand-off
+	// between two cores takes well under a microsecond, so a peer that is
+	// running answers within it.
+	spinBudget = 20 * time.Microsecond
+	// yieldBudget is how long it then yields before it sleeps.
+	yieldBudget = 200 * time.Microsecond
+	// sleepSlice bounds one futex sleep: a sleeper wakes this often to look
+	// for a claim that a dead process left behind (no one else would wake it).
+	sleepSlice = 100 * time.Millisecond
+)
+
+// block waits until try succeeds or ctx is done. consumer says which side is
+// waiting: consumers wait for a publish, producers for a release.
+func (q *Queue) block(ctx context.Context, consumer bool, try func() bool) error {
+	done := ctx.Done()
+	start := time.Now()
+	for i := 1; ; i++ {
+		spinPause(spinPausesPerTry)
+		if try() {
+			return nil
+		}
+		if i%64 != 0 {
+			continue
+		}
+		if done != nil {
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
+		}
+		if i%(64*64) == 0 {
+			q.checkStall(consumer)
+		}
+		if q.wait != BusySpin && time.Since(start) > spinBudget {
+			break
+		}
+	}
+	for time.Since(start) < spinBudget+yieldBudget {
+		runtime.Gosched()
+		if try() {
+			return nil
+		}
+		if err := ctxDone(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		q.checkStall(consumer)
+		if ok, err := q.sleep(ctx, consumer, try); ok || err != nil {
+			return err
+		}
+	}
+}
+
+// sleep registers as a sleeper, tries once more, and sleeps until woken, ctx
+// is done or sleepSlice passes. Registering before the last try is what makes
+// wake-ups impossible to lose: a waker publishes and then reads the sleeper
+// count, a sleeper counts itself and then tries, and with sequentially
+// consistent atomics at least one of the two sees the other.
+func (q *Queue) sleep(ctx context.Context, consumer bool, try func() bool) (bool, error) {
+	word, total, mine := q.notFull, q.fullSleepers, q.me.u32(offProcFullSlp)
+	if consumer {
+		word, total, mine = q.notEmpty, q.emptySleepers, q.me.u32(offProcEmptySlp)
+	}
+	atomic.AddUint32(mine, 1)
+	atomic.AddUint32(total, 1)
+	seen := atomic.LoadUint32(word)
+	ok := try()
+	var err error
+	if !ok {
+		if err = ctxDone(ctx); err == nil {
+			timeout := sleepSlice
+			if deadline, has := ctx.Deadline(); has {
+				timeout = min(timeout, time.Until(deadline))
+			}
+			if ctx.Done() != nil {
+				// A cancelled context wakes this sleeper at once rather
+				// than at the end of the slice.
+				stop := context.AfterFunc(ctx, func() { wakeAll(word) })
+				futexWait(word, seen, timeout)
+				stop()
+			} else {
+				futexWait(word, seen, timeout)
+			}
+			err = ctxDone(ctx)
+		}
+	}
+	atomic.AddUint32(total, ^uint32(0))
+	atomic.AddUint32(mine, ^uint32(0))
+	return ok, err
+}
