@@ -1,0 +1,5 @@
+package main
+
+// libraryCopyVariant reports the copy routine the library chose, once the
+// library exports it.
+func libraryCopyVariant() string { return "" }
