@@ -1,5 +1,142 @@
 package main
 
-// libraryCopyVariant reports the copy routine the library chose, once the
-// library exports it.
-func libraryCopyVariant() string { return "" }
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/shqueue/shqueue"
+)
+
+// shqueue is measured once per wait strategy, through the blocking calls a
+// user makes (EnqueueBlock, DequeueBlock), with one queue per direction.
+func init() {
+	for _, w := range []struct {
+		name string
+		wait shqueue.WaitStrategy
+	}{
+		{"shqueue-spin", shqueue.BusySpin},
+		{"shqueue-adaptive", shqueue.Adaptive},
+	} {
+		registerTransport(&transport{
+			name:       w.name,
+			kind:       "shqueue",
+			about:      "shqueue, " + w.wait.String() + " wait, EnqueueBlock/DequeueBlock, one queue per direction",
+			throughput: true,
+			check:      func(int) error { return nil },
+			setup:      setupShqueue,
+			open: func(side int, cfg setupConfig, args []string) (endpoint, error) {
+				return openShqueue(side, cfg, args, w.wait)
+			},
+		})
+	}
+}
+
+// createQueue makes a queue under a free key, retrying when another process
+// takes the key between FindFreeKey and Create.
+func createQueue(size, capacity int) (*shqueue.Queue, error) {
+	for attempt := 0; ; attempt++ {
+		key, err := shqueue.FindFreeKey()
+		if err != nil {
+			return nil, err
+		}
+		q, err := shqueue.Create(key, uint32(size/8), uint32(capacity))
+		if errors.Is(err, shqueue.ErrAlreadyExist) && attempt < 10 {
+			continue
+		}
+		return q, err
+	}
+}
+
+func setupShqueue(cfg setupConfig) (*setupResult, error) {
+	var qs [2]*shqueue.Queue
+	remove := func() error {
+		var first error
+		for _, q := range qs {
+			if q == nil {
+				continue
+			}
+			if err := q.Delete(); err != nil && first == nil {
+				first = err
+			}
+			if err := q.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	for i := range qs {
+		q, err := createQueue(cfg.size, cfg.capacity)
+		if err != nil {
+			remove()
+			return nil, fmt.Errorf("create queue: %w", err)
+		}
+		qs[i] = q
+	}
+	// The parent keeps both queues attached until the children are done,
+	// then deletes them: Delete frees the key at once, so it cannot come
+	// before the children have opened the queues.
+	return &setupResult{
+		args:    []string{strconv.Itoa(qs[0].Key()), strconv.Itoa(qs[1].Key())},
+		cleanup: remove,
+	}, nil
+}
+
+type shqueueEndpoint struct {
+	sendQ, recvQ *shqueue.Queue
+	out, in      []byte
+	ctx          context.Context
+}
+
+func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStrategy) (endpoint, error) {
+	keys, err := intArgs(args, 2)
+	if err != nil {
+		return nil, err
+	}
+	var qs [2]*shqueue.Queue
+	for i, key := range keys {
+		q, err := shqueue.Open(key, shqueue.WithWait(wait))
+		if err != nil {
+			if i == 1 {
+				qs[0].Close()
+			}
+			return nil, err
+		}
+		if q.MsgSize() != cfg.size {
+			q.Close()
+			return nil, fmt.Errorf("queue %#x: message size %d, want %d", key, q.MsgSize(), cfg.size)
+		}
+		qs[i] = q
+	}
+	return &shqueueEndpoint{
+		sendQ: qs[side], recvQ: qs[1-side],
+		out: make([]byte, cfg.size), in: make([]byte, cfg.size),
+		ctx: context.Background(),
+	}, nil
+}
+
+func (e *shqueueEndpoint) sendBuf() []byte { return e.out }
+func (e *shqueueEndpoint) recvBuf() []byte { return e.in }
+func (e *shqueueEndpoint) send() error     { return e.sendQ.EnqueueBlock(e.ctx, e.out) }
+func (e *shqueueEndpoint) recv() error     { return e.recvQ.DequeueBlock(e.ctx, e.in) }
+
+func (e *shqueueEndpoint) close() error {
+	err := e.sendQ.Close()
+	if err2 := e.recvQ.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// libraryCopyVariant reports a copy variant forced through the library's
+// SHQUEUE_CPU environment variable; the automatic choice is internal to the
+// library (it does not export it), so the caller falls back to listing the
+// CPU features it chooses from.
+func libraryCopyVariant() string {
+	if v := os.Getenv("SHQUEUE_CPU"); v != "" {
+		return "forced with SHQUEUE_CPU=" + v
+	}
+	return ""
+}
