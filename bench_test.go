@@ -1,0 +1,287 @@
+package shqueue
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Benchmark names are stable so benchstat can compare runs and builds:
+//
+//	BenchmarkCopy/impl=<name>/size=<bytes>   one thread, one copy per op
+//	BenchmarkRing/impl=<name>/size=<bytes>   producer and consumer on two CPUs
+//	BenchmarkQueue/op=enqueue-dequeue/size=<bytes>
+//
+// impl is builtin (Go's copy), auto (what pickCopy(size, true) chooses, run
+// the way the queue runs it), auto-out (pickCopy(size, false)), and each
+// assembly variant this host and build support.
+
+var benchSizes = []int{64, 256, 1024, 4096, 16384, 65536, 1 << 20, 8 << 20}
+
+// benchImpl is one way of copying, as a benchmark runs it.
+type benchImpl struct {
+	name string
+	copy func(dst, src []byte)
+}
+
+// queueCopy runs kind the way the queue's hot path does: the built-in copy
+// inline, anything else through copySlot.
+func queueCopy(kind copyKind) func(dst, src []byte) {
+	if kind == copyBuiltin {
+		return func(dst, src []byte) { copy(dst, src) }
+	}
+	return func(dst, src []byte) { copySlot(kind, dst, src) }
+}
+
+func benchImpls(size int) []benchImpl {
+	impls := []benchImpl{
+		{"builtin", func(dst, src []byte) { copy(dst, src) }},
+		{"auto", queueCopy(pickCopy(size, true))},
+		{"auto-out", queueCopy(pickCopy(size, false))},
+	}
+	for _, k := range supportedKinds() {
+		if k != copyBuiltin && k != copyGo {
+			impls = append(impls, benchImpl{k.String(), queueCopy(k)})
+		}
+	}
+	return impls
+}
+
+// bufferAt returns size bytes starting at offset bytes past a page boundary.
+// The benchmarks put the source at offset 0 and the destination at 2048: both
+// are cache-line aligned, as the queue's slots are, without the two streams
+// sharing their address bits 0-11, which would make loads wait on unrelated
+// stores (4K aliasing) and measure that instead of the copy.
+func bufferAt(size, offset int) []byte {
+	const page = 4096
+	raw := make([]byte, size+2*page)
+	base := int(uintptr(unsafe.Pointer(&raw[0])) % page)
+	start := (page - base + offset) % page
+	return raw[start : start+size : start+size]
+}
+
+func BenchmarkCopy(b *testing.B) {
+	b.Logf("%s", cpuSummary())
+	for _, size := range benchSizes {
+		src := bufferAt(size, 0)
+		dst := bufferAt(size, 2048)
+		for i := range src {
+			src[i] = byte(i)
+		}
+		for _, impl := range benchImpls(size) {
+			b.Run(fmt.Sprintf("impl=%s/size=%d", impl.name, size), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					impl.copy(dst, src)
+				}
+			})
+		}
+	}
+}
+
+// ringSizes leaves out 8 MiB: a ring of them does not fit in any cache, and
+// takes long to fill.
+var ringSizes = []int{64, 256, 1024, 4096, 16384, 65536, 1 << 20}
+
+// BenchmarkRing passes messages from a producer pinned to one CPU to a
+// consumer pinned to another through a ring of slots in ordinary memory,
+// each slot published by a release store of its sequence number as in the
+// queue. The producer copies in with impl; the consumer always copies out
+// with pickCopy(size, false). This is what decides the non-temporal
+// threshold: a non-temporal store sends the line to memory instead of
+// leaving it modified in the producer's cache, where the consumer on another
+// core would have to fetch it from.
+func BenchmarkRing(b *testing.B) {
+	cpus, err := twoCPUs()
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Logf("%s; producer on CPU %d, consumer on CPU %d", cpuSummary(), cpus[0], cpus[1])
+	for _, size := range ringSizes {
+		// Enough slots to keep both sides busy, at most 4 MiB of ring (16
+		// slots for 1 MiB) so it stays in the last-level cache.
+		slots := min(64, max(16, (4<<20)/size))
+		for _, impl := range benchImpls(size) {
+			if impl.name == "auto-out" {
+				continue // the consumer side; covered by BenchmarkCopy
+			}
+			b.Run(fmt.Sprintf("impl=%s/size=%d", impl.name, size), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				runRing(b, cpus, size, slots, impl.copy, queueCopy(pickCopy(size, false)))
+			})
+		}
+	}
+}
+
+// twoCPUs returns two CPUs this process may run on.
+func twoCPUs() ([2]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return [2]int{}, fmt.Errorf("sched_getaffinity: %w", err)
+	}
+	var cpus []int
+	for cpu := 0; cpu < len(set)*64 && len(cpus) < 2; cpu++ {
+		if set.IsSet(cpu) {
+			cpus = append(cpus, cpu)
+		}
+	}
+	if len(cpus) < 2 {
+		return [2]int{}, fmt.Errorf("needs two CPUs, has %d", len(cpus))
+	}
+	return [2]int{cpus[0], cpus[1]}, nil
+}
+
+// pinThread locks the calling goroutine to its OS thread and that thread to
+// cpu. The goroutine must exit without unlocking, so the runtime discards the
+// pinned thread instead of reusing it.
+func pinThread(cpu int) error {
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(cpu)
+	return unix.SchedSetaffinity(0, &set)
+}
+
+// ringSeq is a slot's sequence word on its own cache line, so the producer's
+// publish and the consumer's release of neighbouring slots do not contend.
+type ringSeq struct {
+	seq atomic.Uint64
+	_   [56]byte
+}
+
+func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(dst, src []byte)) {
+	data := bufferAt(size*slots, 0)
+	seqs := make([]ringSeq, slots)
+	for i := range seqs {
+		seqs[i].seq.Store(uint64(i))
+	}
+	msg := bufferAt(size, 2048)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	out := bufferAt(size, 1024)
+	n := uint64(b.N)
+	slotData := func(pos uint64) []byte {
+		s := int(pos % uint64(slots))
+		return data[s*size : (s+1)*size]
+	}
+
+	var ready, done sync.WaitGroup
+	var abort atomic.Bool // set before start closes when a side could not pin
+	start := make(chan struct{})
+	errs := make(chan error, 2)
+	ready.Add(2)
+	done.Add(2)
+	go func() { // producer
+		defer done.Done()
+		err := pinThread(cpus[0])
+		ready.Done()
+		if err != nil {
+			errs <- err
+			return
+		}
+		<-start
+		if abort.Load() {
+			return
+		}
+		for pos := uint64(0); pos < n; pos++ {
+			seq := &seqs[pos%uint64(slots)].seq
+			for seq.Load() != pos {
+				spinPause(1)
+			}
+			copyIn(slotData(pos), msg)
+			seq.Store(pos + 1) // publish
+		}
+	}()
+	go func() { // consumer
+		defer done.Done()
+		err := pinThread(cpus[1])
+		ready.Done()
+		if err != nil {
+			errs <- err
+			return
+		}
+		<-start
+		if abort.Load() {
+			return
+		}
+		for pos := uint64(0); pos < n; pos++ {
+			seq := &seqs[pos%uint64(slots)].seq
+			for seq.Load() != pos+1 {
+				spinPause(1)
+			}
+			copyOut(out, slotData(pos))
+			seq.Store(pos + uint64(slots)) // release the slot for the next lap
+		}
+	}()
+	ready.Wait()
+	select {
+	case err := <-errs:
+		abort.Store(true)
+		close(start)
+		done.Wait()
+		b.Skipf("pinning threads: %v", err)
+	default:
+	}
+	b.ResetTimer()
+	close(start)
+	done.Wait()
+	b.StopTimer()
+	if out[size-1] != msg[size-1] || out[0] != msg[0] {
+		b.Fatalf("consumer read wrong bytes")
+	}
+}
+
+// BenchmarkQueue measures one goroutine enqueueing a message and dequeueing
+// it again, through a real segment: the copy in, the copy out and the
+// protocol around them.
+func BenchmarkQueue(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("op=enqueue-dequeue/size=%d", size), func(b *testing.B) {
+			capacity := uint32(64)
+			if size > 64<<10 {
+				capacity = 4 // 8 MiB x 64 would exceed common SHM limits
+			}
+			key, err := FindFreeKey()
+			if err != nil {
+				b.Fatalf("FindFreeKey: %v", err)
+			}
+			q, err := Create(key, uint32(size/8), capacity)
+			if err != nil {
+				b.Fatalf("Create: %v", err)
+			}
+			b.Cleanup(func() {
+				if err := q.Delete(); err != nil {
+					b.Errorf("Delete: %v", err)
+				}
+				if err := q.Close(); err != nil {
+					b.Errorf("Close: %v", err)
+				}
+			})
+			msg := bufferAt(size, 0)
+			for i := range msg {
+				msg[i] = byte(i)
+			}
+			buf := bufferAt(size, 2048)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if !q.EnqueueTry(msg) {
+					b.Fatal("EnqueueTry on an empty queue failed")
+				}
+				if !q.DequeueTry(buf) {
+					b.Fatal("DequeueTry after an enqueue failed")
+				}
+			}
+			if buf[size-1] != msg[size-1] {
+				b.Fatal("dequeued wrong bytes")
+			}
+		})
+	}
+}
