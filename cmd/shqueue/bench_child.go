@@ -72,6 +72,9 @@ type childConfig struct {
 	maxTime   int64  // ns of timed round trips after which a latency run stops early; 0: none
 }
 
+// faultEnv makes side 1 corrupt the message with the given sequence number.
+const faultEnv = "SHQUEUE_BENCH_FAULT"
+
 // stopSeq marks the message with which a latency initiator whose time is up
 // tells the echo side to exit.
 const stopSeq = ^uint64(0)
@@ -120,6 +123,11 @@ func runBenchChild(args []string) error {
 	defer ep.close()
 	_, noData := ep.(dataless)
 	h := &harness{cfg: &cfg, ep: ep, data: !noData}
+	if v := os.Getenv(faultEnv); v != "" && side == 1 {
+		if h.fault, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("%s: %w", faultEnv, err)
+		}
+	}
 	if h.data {
 		if h.f, err = newMsgFormat(cfg.setup.size); err != nil {
 			return err
@@ -161,7 +169,11 @@ func runBenchChild(args []string) error {
 }
 
 type harness struct {
-	cfg  *childConfig
+	// fault, when set, is the sequence number of a message this side
+	// corrupts after stamping it (from faultEnv): the tests use it to check
+	// that the receiving side notices and the whole run fails.
+	fault uint64
+	cfg   *childConfig
 	ep   endpoint
 	f    *msgFormat
 	data bool // whether messages carry bytes to stamp and check
@@ -283,6 +295,9 @@ func (h *harness) latencyEcho() error {
 				return h.badMessage(in, seq)
 			}
 			h.f.stamp(out, seq)
+			if seq == h.fault {
+				out[len(out)/2] ^= 0x10
+			}
 		}
 		if err := h.ep.send(); err != nil {
 			return err
@@ -351,6 +366,9 @@ func (h *harness) throughputProducer() error {
 	limit := h.cfg.maxTime + h.cfg.maxTime/10
 	for k := 1; k <= total; k++ {
 		h.f.stamp(out, uint64(k))
+		if uint64(k) == h.fault {
+			out[len(out)/2] ^= 0x10
+		}
 		if err := h.ep.send(); err != nil {
 			return err
 		}

@@ -135,6 +135,9 @@ func checksum(b []byte) uint64 {
 		b0 += a0
 		b = b[8:]
 	}
-	// Adding (not xoring) the lanes keeps the sum linear; see msgFormat.
-	return a0 + 3*a1 + 5*a2 + 7*a3 + 0x100000001b3*(b0+11*b1+13*b2+17*b3)
+	// Adding (not xoring) the lanes keeps the sum linear (see msgFormat).
+	// Every word's coefficient is odd (odd lane weight plus an even multiple
+	// of the position sums), so flipping any single bit changes the sum:
+	// an odd number times 2^k is never 0 modulo 2^64.
+	return a0 + 3*a1 + 5*a2 + 7*a3 + 2*0x100000001b3*(b0+11*b1+13*b2+17*b3)
 }
