@@ -174,10 +174,10 @@ type harness struct {
 	// that the receiving side notices and the whole run fails.
 	fault uint64
 	cfg   *childConfig
-	ep   endpoint
-	f    *msgFormat
-	data bool // whether messages carry bytes to stamp and check
-	prog *progress
+	ep    endpoint
+	f     *msgFormat
+	data  bool // whether messages carry bytes to stamp and check
+	prog  *progress
 }
 
 func (h *harness) badMessage(buf []byte, want uint64) error {

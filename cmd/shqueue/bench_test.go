@@ -243,4 +243,3 @@ func TestQueueCapacity(t *testing.T) {
 		}
 	}
 }
-
