@@ -1,0 +1,349 @@
+package shqueue
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the queue between two processes, as users run it:
+//
+//	BenchmarkPingPong/ipc=process/size=<bytes>     one-way latency, round trip / 2
+//	BenchmarkPingPong/ipc=goroutine/size=<bytes>   the same between two goroutines
+//	BenchmarkThroughput/ipc=process/size=<bytes>   one producer process, this one consuming
+//
+// ns/op of PingPong is a whole round trip; the p50-ns, p99-ns and p999-ns
+// metrics are one-way latencies. For ipc=process the test binary re-executes
+// itself as the peer (main_test.go); both sides use the default wait strategy
+// (Adaptive: it spins first, so a peer that answers within microseconds is
+// caught spinning) and are not pinned to CPUs. `shqueue bench` (cmd/shqueue)
+// is the controlled, pinned measurement against kernel transports; these
+// benchmarks are for benchstat comparisons between commits and builds.
+
+var ipcBenchSizes = []int{64, 512, 4096, 65536}
+
+const (
+	ipcEchoRole     = "bench-ipc-echo"
+	ipcProducerRole = "bench-ipc-producer"
+	// ipcStop in the first word of a message tells the echo side to exit.
+	ipcStop = ^uint64(0)
+	// ipcWarmup round trips (or messages) run before the timer starts.
+	ipcWarmup = 1000
+)
+
+func init() {
+	registerChild(ipcEchoRole, ipcEchoChild)
+	registerChild(ipcProducerRole, ipcProducerChild)
+}
+
+// ipcCapacity is the slot count for size-byte messages: about 1 MiB of slots.
+func ipcCapacity(size int) uint32 {
+	return uint32(max(16, min(4096, (1<<20)/size)))
+}
+
+// ipcQueues creates n queues of size-byte messages and removes them when the
+// benchmark ends.
+func ipcQueues(b *testing.B, n, size int) []*Queue {
+	b.Helper()
+	qs := make([]*Queue, n)
+	for i := range qs {
+		key, err := FindFreeKey()
+		if err != nil {
+			b.Fatal(err)
+		}
+		q, err := Create(key, uint32(size/8), ipcCapacity(size))
+		if err != nil {
+			b.Fatal(err)
+		}
+		qs[i] = q
+		b.Cleanup(func() {
+			q.Delete()
+			q.Close()
+		})
+	}
+	return qs
+}
+
+// ipcOpen attaches the queues whose keys a child got as arguments.
+func ipcOpen(args []string) ([]*Queue, error) {
+	var qs []*Queue
+	for _, a := range args {
+		key, err := strconv.Atoi(a)
+		if err != nil {
+			return nil, err
+		}
+		q, err := Open(key)
+		if err != nil {
+			return nil, err
+		}
+		qs = append(qs, q)
+	}
+	return qs, nil
+}
+
+// ipcEcho returns every message from in on out, unchanged, until the stop
+// message.
+func ipcEcho(in, out *Queue) error {
+	ctx := context.Background()
+	buf := make([]byte, in.MsgSize())
+	for {
+		if err := in.DequeueBlock(ctx, buf); err != nil {
+			return err
+		}
+		if binary.LittleEndian.Uint64(buf) == ipcStop {
+			return nil
+		}
+		if err := out.EnqueueBlock(ctx, buf); err != nil {
+			return err
+		}
+	}
+}
+
+// ipcEchoChild: args are the keys of the request and the reply queue.
+func ipcEchoChild(args []string) int {
+	qs, err := ipcOpen(args)
+	if err == nil && len(qs) != 2 {
+		err = fmt.Errorf("want 2 queue keys, got %q", args)
+	}
+	if err == nil {
+		err = ipcEcho(qs[0], qs[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		return 1
+	}
+	return 0
+}
+
+// ipcProducerChild: args are the queue key and how many messages to send;
+// message i carries i in its first word.
+func ipcProducerChild(args []string) int {
+	qs, err := ipcOpen(args[:1])
+	var n uint64
+	if err == nil {
+		n, err = strconv.ParseUint(args[1], 10, 64)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "producer:", err)
+		return 1
+	}
+	ctx := context.Background()
+	msg := make([]byte, qs[0].MsgSize())
+	for i := uint64(0); i < n; i++ {
+		binary.LittleEndian.PutUint64(msg, i)
+		if err := qs[0].EnqueueBlock(ctx, msg); err != nil {
+			fmt.Fprintln(os.Stderr, "producer:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func BenchmarkPingPong(b *testing.B) {
+	for _, ipc := range []string{"process", "goroutine"} {
+		for _, size := range ipcBenchSizes {
+			b.Run(fmt.Sprintf("ipc=%s/size=%d", ipc, size), func(b *testing.B) {
+				benchPingPong(b, ipc, size)
+			})
+		}
+	}
+}
+
+func benchPingPong(b *testing.B, ipc string, size int) {
+	qs := ipcQueues(b, 2, size)
+	req, rep := qs[0], qs[1]
+	done := make(chan error, 1)
+	if ipc == "process" {
+		child := childCommand(b, ipcEchoRole, strconv.Itoa(req.Key()), strconv.Itoa(rep.Key()))
+		if err := child.Start(); err != nil {
+			b.Fatal(err)
+		}
+		go func() { done <- child.Wait() }()
+	} else {
+		go func() { done <- ipcEcho(req, rep) }()
+	}
+	ctx := context.Background()
+	msg := make([]byte, size)
+	buf := make([]byte, size)
+	hist := newIPCHist()
+	roundTrip := func(i uint64) error {
+		binary.LittleEndian.PutUint64(msg, i)
+		if err := req.EnqueueBlock(ctx, msg); err != nil {
+			return err
+		}
+		if err := rep.DequeueBlock(ctx, buf); err != nil {
+			return err
+		}
+		if got := binary.LittleEndian.Uint64(buf); got != i {
+			return fmt.Errorf("reply %d to message %d", got, i)
+		}
+		return nil
+	}
+	fail := func(err error) {
+		binary.LittleEndian.PutUint64(msg, ipcStop)
+		req.EnqueueTry(msg)
+		b.Fatal(err)
+	}
+	for i := range uint64(ipcWarmup) {
+		if err := roundTrip(i); err != nil {
+			fail(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	base := time.Now()
+	for i := range uint64(b.N) {
+		t0 := time.Since(base)
+		if err := roundTrip(ipcWarmup + i); err != nil {
+			fail(err)
+		}
+		hist.record(int64(time.Since(base)-t0) / 2)
+	}
+	b.StopTimer()
+	binary.LittleEndian.PutUint64(msg, ipcStop)
+	if err := req.EnqueueBlock(ctx, msg); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		b.Fatalf("echo side: %v", err)
+	}
+	b.ReportMetric(float64(hist.quantile(0.50)), "p50-ns")
+	b.ReportMetric(float64(hist.quantile(0.99)), "p99-ns")
+	b.ReportMetric(float64(hist.quantile(0.999)), "p999-ns")
+}
+
+func BenchmarkThroughput(b *testing.B) {
+	for _, size := range ipcBenchSizes {
+		b.Run(fmt.Sprintf("ipc=process/size=%d", size), func(b *testing.B) {
+			q := ipcQueues(b, 1, size)[0]
+			total := ipcWarmup + b.N
+			child := childCommand(b, ipcProducerRole, strconv.Itoa(q.Key()), strconv.Itoa(total))
+			if err := child.Start(); err != nil {
+				b.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- child.Wait() }()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// A producer that dies must not leave this side waiting forever.
+			go func() {
+				if err := <-done; err != nil {
+					cancel()
+				}
+				done <- nil
+			}()
+			buf := make([]byte, size)
+			receive := func(i int) {
+				if err := q.DequeueBlock(ctx, buf); err != nil {
+					b.Fatalf("message %d: %v (producer failed?)", i, err)
+				}
+				if got := binary.LittleEndian.Uint64(buf); got != uint64(i) {
+					b.Fatalf("message %d carries %d", i, got)
+				}
+			}
+			for i := range ipcWarmup {
+				receive(i)
+			}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := ipcWarmup; i < total; i++ {
+				receive(i)
+			}
+			b.StopTimer()
+			<-done
+		})
+	}
+}
+
+// ipcHist is a fixed-bucket latency histogram that records without
+// allocating: values below 1024 ns exactly, larger ones in 512 linear
+// sub-buckets per power of two (0.2% resolution). It keeps the library's
+// test graph free of a histogram dependency.
+type ipcHist struct {
+	counts []uint64
+	total  uint64
+}
+
+const (
+	ipcHistSub     = 512 // sub-buckets per power of two
+	ipcHistExact   = 2 * ipcHistSub
+	ipcHistBuckets = ipcHistExact + 54*ipcHistSub
+)
+
+func newIPCHist() *ipcHist {
+	h := &ipcHist{counts: make([]uint64, ipcHistBuckets)}
+	for i := range h.counts { // fault the pages in before the timed loop
+		h.counts[i] = 0
+	}
+	return h
+}
+
+func ipcHistIndex(v int64) int {
+	if v < ipcHistExact {
+		return int(max(v, 0))
+	}
+	shift := bits.Len64(uint64(v)) - 10 // top 10 bits select the sub-bucket
+	return ipcHistExact + (shift-1)*ipcHistSub + int(uint64(v)>>shift) - ipcHistSub
+}
+
+// ipcHistValue is the lowest value of bucket i.
+func ipcHistValue(i int) int64 {
+	if i < ipcHistExact {
+		return int64(i)
+	}
+	i -= ipcHistExact
+	shift := i/ipcHistSub + 1
+	return int64(i%ipcHistSub+ipcHistSub) << shift
+}
+
+func (h *ipcHist) record(v int64) {
+	h.counts[min(ipcHistIndex(v), len(h.counts)-1)]++
+	h.total++
+}
+
+// quantile returns the smallest recorded bucket value with at least q of the
+// values at or below it.
+func (h *ipcHist) quantile(q float64) int64 {
+	if h.total == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(h.total) + 0.5)
+	rank = max(rank, 1)
+	var seen uint64
+	for i, c := range h.counts {
+		seen += c
+		if seen >= rank {
+			return ipcHistValue(i)
+		}
+	}
+	return ipcHistValue(len(h.counts) - 1)
+}
+
+func TestIPCHist(t *testing.T) {
+	for _, v := range []int64{0, 1, 1023, 1024, 1025, 4095, 4096, 123456, 1 << 40} {
+		i := ipcHistIndex(v)
+		lo, next := ipcHistValue(i), ipcHistValue(i+1)
+		if v < lo || v >= next {
+			t.Errorf("value %d in bucket %d = [%d, %d)", v, i, lo, next)
+		}
+		if v >= ipcHistExact && float64(next-lo)/float64(lo) > 0.002 {
+			t.Errorf("bucket %d = [%d, %d) wider than 0.2%%", i, lo, next)
+		}
+	}
+	h := newIPCHist()
+	for v := int64(1); v <= 10000; v++ {
+		h.record(v * 100)
+	}
+	for q, want := range map[float64]int64{0.5: 500000, 0.99: 990000, 0.999: 999000} {
+		got := h.quantile(q)
+		if d := float64(got-want) / float64(want); d < -0.003 || d > 0.003 {
+			t.Errorf("quantile(%v) = %d, want about %d", q, got, want)
+		}
+	}
+}
