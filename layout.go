@@ -71,7 +71,8 @@ const (
 	slotHeader   = 16
 
 	// seqAbandoned marks a slot whose producer died after claiming it: the slot
-	// counts as published, but holds no message. Positions stay far below 2^63.
+	// counts as published, but holds no message. Positions stay far below 2^62
+	// (the sequence word holds twice the position).
 	seqAbandoned uint64 = 1 << 63
 
 	// Owner word: entry index + 1 in the top 8 bits, role in bit 55, the low 55

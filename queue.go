@@ -139,7 +139,7 @@ func initSegment(mem []byte, g geometry) {
 	atomic.StoreUint64(u64At(base, offSlotsStart), g.slotsStart)
 	atomic.StoreUint64(u64At(base, offCreatedNs), uint64(time.Now().UnixNano()))
 	for i := uint64(0); i < g.capacity; i++ {
-		atomic.StoreUint64(u64At(base, uintptr(g.slotsStart+i*g.slotStride)), i)
+		atomic.StoreUint64(u64At(base, uintptr(g.slotsStart+i*g.slotStride)), freeSeq(i))
 	}
 	atomic.StoreUint64(u64At(base, offMagic), layoutMagic)
 }
@@ -486,13 +486,22 @@ func ctxDone(ctx context.Context) error {
 // The protocol. A position pos maps to slot pos mod capacity; the slot's
 // sequence word says what the slot holds for that lap:
 //
-//	seq == pos               free: a producer may claim pos
-//	seq == pos+1             published: a consumer may claim pos
-//	seq == (pos+1)|abandoned published empty: its producer died (recover.go)
-//	seq == pos+capacity      released: free for position pos+capacity
+//	seq == 2*pos                 free: a producer may claim pos
+//	seq == 2*pos+1               published: a consumer may claim pos
+//	seq == (2*pos+1)|abandoned   published empty: its producer died (recover.go)
+//	seq == 2*(pos+capacity)      released: free for position pos+capacity
 //
+// Vyukov's original numbers the states pos, pos+1 and pos+capacity, which
+// cannot tell "published for pos" from "free for pos+1" when the capacity is
+// 1; doubling the positions keeps the states apart for every capacity.
 // Claims are CASes on tail (producers) and head (consumers); the sequence word
 // is written only by the claimant (or, for a dead claimant, by recovery).
+// A sequence word ahead of its position while the position itself has not
+// moved cannot happen in a sound segment: the operation reports no progress
+// rather than loop on it.
+
+func freeSeq(pos uint64) uint64 { return pos << 1 }
+func fullSeq(pos uint64) uint64 { return pos<<1 | 1 }
 
 // enqueue publishes msg at the tail if there is room.
 func (q *Queue) enqueue(msg []byte) bool {
@@ -501,7 +510,7 @@ func (q *Queue) enqueue(msg []byte) bool {
 	for {
 		slot := q.slot(pos)
 		seq := atomic.LoadUint64((*uint64)(slot)) &^ seqAbandoned
-		switch diff := int64(seq - pos); {
+		switch diff := int64(seq - freeSeq(pos)); {
 		case diff == 0:
 			// Record the intent before the claim, so that if this process
 			// dies holding pos, a waiter can tell whose claim it was.
@@ -521,7 +530,7 @@ func (q *Queue) enqueue(msg []byte) bool {
 			// The message must be visible before the sequence number that
 			// publishes it: a sync/atomic store orders every earlier store
 			// (and copySlot fences its non-temporal stores itself).
-			atomic.StoreUint64((*uint64)(slot), pos+1)
+			atomic.StoreUint64((*uint64)(slot), fullSeq(pos))
 			if atomic.LoadUint32(q.emptySleepers) != 0 {
 				wakeAll(q.notEmpty)
 			}
@@ -529,7 +538,10 @@ func (q *Queue) enqueue(msg []byte) bool {
 		case diff < 0:
 			return false // the slot still holds the message from one lap ago: full
 		default:
-			pos = atomic.LoadUint64(q.tail) // another producer took pos
+			// Another producer took pos.
+			if pos = moved(q.tail, pos); pos == stuck {
+				return false
+			}
 		}
 	}
 }
@@ -542,7 +554,7 @@ func (q *Queue) dequeue(buf []byte) bool {
 		slot := q.slot(pos)
 		seqp := (*uint64)(slot)
 		seq := atomic.LoadUint64(seqp)
-		switch diff := int64(seq&^seqAbandoned - (pos + 1)); {
+		switch diff := int64(seq&^seqAbandoned - fullSeq(pos)); {
 		case diff == 0:
 			atomic.StoreUint64(intent, pos+1)
 			if !atomic.CompareAndSwapUint64(q.head, pos, pos+1) {
@@ -567,7 +579,7 @@ func (q *Queue) dequeue(buf []byte) bool {
 			// a dead consumer's and a producer may already be overwriting
 			// the slot, so what was copied cannot be trusted. Recovery has
 			// counted it lost; move on to the next message.
-			if !atomic.CompareAndSwapUint64(seqp, seq, pos+q.capacity) {
+			if !atomic.CompareAndSwapUint64(seqp, seq, freeSeq(pos+q.capacity)) {
 				pos = atomic.LoadUint64(q.head)
 				continue
 			}
@@ -578,7 +590,9 @@ func (q *Queue) dequeue(buf []byte) bool {
 		case diff < 0:
 			return false // empty, or the producer of pos has not published yet
 		default:
-			pos = atomic.LoadUint64(q.head)
+			if pos = moved(q.head, pos); pos == stuck {
+				return false
+			}
 		}
 	}
 }
@@ -586,7 +600,7 @@ func (q *Queue) dequeue(buf []byte) bool {
 // release frees a slot claimed at pos without reading it, counting it in
 // counter; used for abandoned slots and for EnqueueShift's drops.
 func (q *Queue) release(slot unsafe.Pointer, pos, seq uint64, counter *uint64) {
-	if atomic.CompareAndSwapUint64((*uint64)(slot), seq, pos+q.capacity) {
+	if atomic.CompareAndSwapUint64((*uint64)(slot), seq, freeSeq(pos+q.capacity)) {
 		atomic.AddUint64(counter, 1)
 		if atomic.LoadUint32(q.fullSleepers) != 0 {
 			wakeAll(q.notFull)
@@ -603,7 +617,7 @@ func (q *Queue) dropOldest() {
 	}
 	slot := q.slot(pos)
 	seq := atomic.LoadUint64((*uint64)(slot))
-	switch diff := int64(seq&^seqAbandoned - (pos + 1)); {
+	switch diff := int64(seq&^seqAbandoned - fullSeq(pos)); {
 	case diff == 0:
 		atomic.StoreUint64(q.me.deqIntent(), pos+1)
 		if !atomic.CompareAndSwapUint64(q.head, pos, pos+1) {
@@ -622,6 +636,18 @@ func (q *Queue) dropOldest() {
 		spinPause(spinPausesPerTry)
 		q.noteMiss(true)
 	}
+}
+
+// stuck is what moved returns for a position that a sequence word says has
+// moved on but has not: possible only in a corrupted segment.
+const stuck = ^uint64(0)
+
+// moved reloads a position after a sequence word showed it has moved on.
+func moved(p *uint64, old uint64) uint64 {
+	if pos := atomic.LoadUint64(p); pos != old {
+		return pos
+	}
+	return stuck
 }
 
 func (q *Queue) String() string {

@@ -51,7 +51,7 @@ func (q *Queue) checkStall(consumer bool) {
 	var pos uint64
 	if consumer {
 		pos = atomic.LoadUint64(q.head)
-		if atomic.LoadUint64((*uint64)(q.slot(pos))) != pos || atomic.LoadUint64(q.tail) <= pos {
+		if atomic.LoadUint64((*uint64)(q.slot(pos))) != freeSeq(pos) || atomic.LoadUint64(q.tail) <= pos {
 			return
 		}
 	} else {
@@ -61,7 +61,7 @@ func (q *Queue) checkStall(consumer bool) {
 		}
 		pos = tail - q.capacity
 		seq := atomic.LoadUint64((*uint64)(q.slot(pos)))
-		if seq&^seqAbandoned != pos+1 || atomic.LoadUint64(q.head) <= pos {
+		if seq&^seqAbandoned != fullSeq(pos) || atomic.LoadUint64(q.head) <= pos {
 			return
 		}
 	}
@@ -98,13 +98,13 @@ func b2u(b bool) uint64 {
 func (q *Queue) recoverProducerClaim(pos uint64) bool {
 	slot := q.slot(pos)
 	seqp := (*uint64)(slot)
-	if atomic.LoadUint64(seqp) != pos || atomic.LoadUint64(q.tail) <= pos {
+	if atomic.LoadUint64(seqp) != freeSeq(pos) || atomic.LoadUint64(q.tail) <= pos {
 		return false
 	}
 	if known, alive := q.claimant(slot, pos, false); !known || alive {
 		return false
 	}
-	if !atomic.CompareAndSwapUint64(seqp, pos, (pos+1)|seqAbandoned) {
+	if !atomic.CompareAndSwapUint64(seqp, freeSeq(pos), fullSeq(pos)|seqAbandoned) {
 		return false // published after all
 	}
 	atomic.AddUint64(q.lostEnq, 1)
@@ -119,13 +119,13 @@ func (q *Queue) recoverConsumerClaim(pos uint64) bool {
 	slot := q.slot(pos)
 	seqp := (*uint64)(slot)
 	seq := atomic.LoadUint64(seqp)
-	if seq&^seqAbandoned != pos+1 || atomic.LoadUint64(q.head) <= pos {
+	if seq&^seqAbandoned != fullSeq(pos) || atomic.LoadUint64(q.head) <= pos {
 		return false
 	}
 	if known, alive := q.claimant(slot, pos, true); !known || alive {
 		return false
 	}
-	if !atomic.CompareAndSwapUint64(seqp, seq, pos+q.capacity) {
+	if !atomic.CompareAndSwapUint64(seqp, seq, freeSeq(pos+q.capacity)) {
 		return false
 	}
 	if seq&seqAbandoned != 0 {
@@ -179,7 +179,7 @@ func (q *Queue) enqSettled(intent uint64) bool {
 		return true
 	}
 	pos := intent - 1
-	return atomic.LoadUint64(q.tail) <= pos || atomic.LoadUint64((*uint64)(q.slot(pos))) != pos
+	return atomic.LoadUint64(q.tail) <= pos || atomic.LoadUint64((*uint64)(q.slot(pos))) != freeSeq(pos)
 }
 
 // deqSettled is enqSettled for a consumer intent: the claim never happened or
@@ -189,5 +189,5 @@ func (q *Queue) deqSettled(intent uint64) bool {
 		return true
 	}
 	pos := intent - 1
-	return atomic.LoadUint64(q.head) <= pos || atomic.LoadUint64((*uint64)(q.slot(pos)))&^seqAbandoned != pos+1
+	return atomic.LoadUint64(q.head) <= pos || atomic.LoadUint64((*uint64)(q.slot(pos)))&^seqAbandoned != fullSeq(pos)
 }
