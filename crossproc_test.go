@@ -1,0 +1,185 @@
+package shqueue
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stopProducer marks the messages that tell a consumer process to finish.
+const stopProducer = 1<<32 - 1
+
+func init() {
+	// producer KEY ID COUNT: enqueue COUNT self-checking messages.
+	registerChild("producer", func(args []string) int {
+		key, _ := strconv.Atoi(args[0])
+		id, _ := strconv.ParseUint(args[1], 10, 64)
+		count, _ := strconv.ParseUint(args[2], 10, 64)
+		q, err := Open(key)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "producer:", err)
+			return 1
+		}
+		defer q.Close()
+		msg := make([]byte, q.MsgSize())
+		for s := uint64(0); s < count; s++ {
+			fillMsg(msg, id, s)
+			if err := q.EnqueueBlock(context.Background(), msg); err != nil {
+				fmt.Fprintln(os.Stderr, "producer:", err)
+				return 1
+			}
+		}
+		return 0
+	})
+	// consumer KEY: dequeue until a stop message, writing (producer, seq)
+	// pairs to stdout; exit 3 on a torn message.
+	registerChild("consumer", func(args []string) int {
+		key, _ := strconv.Atoi(args[0])
+		q, err := Open(key)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "consumer:", err)
+			return 1
+		}
+		defer q.Close()
+		out := bufio.NewWriterSize(os.Stdout, 1<<16)
+		defer out.Flush()
+		buf := make([]byte, q.MsgSize())
+		var rec [16]byte
+		for {
+			if err := q.DequeueBlock(context.Background(), buf); err != nil {
+				fmt.Fprintln(os.Stderr, "consumer:", err)
+				return 1
+			}
+			p, s, ok := readMsg(buf)
+			if !ok {
+				fmt.Fprintln(os.Stderr, "consumer: torn message")
+				return 3
+			}
+			if p == stopProducer {
+				return 0
+			}
+			binary.LittleEndian.PutUint64(rec[0:], p)
+			binary.LittleEndian.PutUint64(rec[8:], s)
+			out.Write(rec[:])
+		}
+	})
+}
+
+// readPairs reads a consumer's (producer, seq) records into per-producer lists.
+func readPairs(r io.Reader, producers int) ([][]uint64, error) {
+	seen := make([][]uint64, producers)
+	br := bufio.NewReaderSize(r, 1<<16)
+	var rec [16]byte
+	for {
+		if _, err := io.ReadFull(br, rec[:]); err == io.EOF {
+			return seen, nil
+		} else if err != nil {
+			return nil, err
+		}
+		p := binary.LittleEndian.Uint64(rec[0:])
+		if p >= uint64(producers) {
+			return nil, fmt.Errorf("record names producer %d", p)
+		}
+		seen[p] = append(seen[p], binary.LittleEndian.Uint64(rec[8:]))
+	}
+}
+
+// TestCrossProcessMPMC: producer and consumer processes (the test binary
+// re-executed) share one queue; every message is received exactly once, whole,
+// and in order per producer.
+func TestCrossProcessMPMC(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		producers, workers int
+		words, capacity    uint32
+	}{
+		{"2x2-64B-cap61", 2, 2, 8, 61},
+		{"3x2-512B-cap5", 3, 2, 64, 5},
+		{"2x3-24B-cap1", 2, 3, 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			perProducer := 100000
+			if testing.Short() || tc.capacity == 1 {
+				perProducer = 10000
+			}
+			runCrossProcess(t, tc.producers, tc.workers, tc.words, tc.capacity, perProducer)
+		})
+	}
+}
+
+func runCrossProcess(t *testing.T, producers, consumers int, words, capacity uint32, perProducer int) {
+	q := newTestQueue(t, words, capacity)
+	key := strconv.Itoa(q.Key())
+	results := make([][][]uint64, consumers)
+	errs := make([]error, consumers)
+	var cmds []*childProc
+	var readers sync.WaitGroup
+	for c := 0; c < consumers; c++ {
+		cmd := childCommand(t, "consumer", key)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, &childProc{cmd: cmd, name: fmt.Sprintf("consumer %d", c)})
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			results[c], errs[c] = readPairs(stdout, producers)
+		}()
+	}
+	var prods []*childProc
+	for p := 0; p < producers; p++ {
+		cmd := childCommand(t, "producer", key, strconv.Itoa(p), strconv.Itoa(perProducer))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		prods = append(prods, &childProc{cmd: cmd, name: fmt.Sprintf("producer %d", p)})
+	}
+	for _, p := range prods {
+		p.wait(t)
+	}
+	stop := make([]byte, q.MsgSize())
+	fillMsg(stop, stopProducer, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for c := 0; c < consumers; c++ {
+		if err := q.EnqueueBlock(ctx, stop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readers.Wait()
+	for _, c := range cmds {
+		c.wait(t)
+	}
+	for c, err := range errs {
+		if err != nil {
+			t.Fatalf("consumer %d output: %v", c, err)
+		}
+	}
+	checkExactlyOnce(t, results, producers, perProducer)
+	if st := q.Stats(); st.Lost != 0 || st.Overwritten != 0 || st.Enqueued != st.Dequeued {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+type childProc struct {
+	cmd  interface{ Wait() error }
+	name string
+}
+
+func (c *childProc) wait(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("%s: %v", c.name, err)
+	}
+}
