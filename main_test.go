@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,40 @@ func childCommand(t testing.TB, role string, args ...string) *exec.Cmd {
 	}
 	cmd.Env = append(os.Environ(), childEnv+"="+role, childEnv+"_ARGS="+strings.Join(args, "\x1f"))
 	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// childAsNobody is childCommand for a child that runs as user and group
+// nobody, from a copy of the test binary that user can execute.
+func childAsNobody(t *testing.T, role string, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "shqueue-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := dir + "/shqueue.test"
+	if err := os.WriteFile(copyPath, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := childCommand(t, role, args...)
+	if cmd.Args[0] == exe {
+		cmd.Path, cmd.Args[0] = copyPath, copyPath
+	} else {
+		cmd.Args[1] = copyPath // under a wrapper
+	}
+	cmd.Stderr = nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	return cmd
 }
