@@ -30,6 +30,8 @@ func TestFindFreeKey(t *testing.T) {
 }
 
 func TestCreateArguments(t *testing.T) {
+	// Past 32 bits where int has 64; truncated to 0 (IPC_PRIVATE) where it has 32.
+	tooBig := int64(1) << 40
 	key, err := FindFreeKey()
 	if err != nil {
 		t.Fatal(err)
@@ -43,8 +45,8 @@ func TestCreateArguments(t *testing.T) {
 		{key, 4, 0, ErrInvalidArg},
 		{key, maxMsgWords + 1, 1, ErrInvalidSize},
 		{0, 1, 1, ErrInvalidKey},
-		{1 << 40, 1, 1, ErrInvalidKey},
-		{math.MinInt32 - 1, 1, 1, ErrInvalidKey},
+		{int(tooBig), 1, 1, ErrInvalidKey},
+		{int(-tooBig), 1, 1, ErrInvalidKey},
 	} {
 		q, err := Create(tc.key, tc.words, tc.maxLen)
 		if !errors.Is(err, tc.want) {
