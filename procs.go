@@ -75,6 +75,7 @@ func (q *Queue) entry(i int) procEntry {
 // entries of dead processes whose claims are all settled.
 func (q *Queue) takeEntry() (int, error) {
 	pid := uint32(os.Getpid())
+	q.reclaimDead()
 	for pass := 0; pass < 2; pass++ {
 		for i := 0; i < procEntries; i++ {
 			e := q.entry(i)

@@ -218,7 +218,7 @@ func readGeometry(seg *segment, info segInfo) (geometry, error) {
 	base := unsafe.Pointer(&seg.mem[0])
 	magic := atomic.LoadUint64(u64At(base, offMagic))
 	// A creator may still be writing the header: give it a moment.
-	for wait := 0; magic == 0 && wait < 1000 && processAlive(int(info.cpid), 0); wait++ {
+	for wait := 0; magic == 0 && wait < 100 && processAlive(int(info.cpid), 0); wait++ {
 		time.Sleep(time.Millisecond)
 		magic = atomic.LoadUint64(u64At(base, offMagic))
 	}

@@ -22,10 +22,12 @@ const (
 	spinBudget = 20 * time.Microsecond
 	// yieldBudget is how long it then yields before it sleeps.
 	yieldBudget = 200 * time.Microsecond
-	// sleepSlice bounds one futex sleep: a sleeper wakes this often to look
-	// for a claim that a dead process left behind (no one else would wake it).
-	sleepSlice = 100 * time.Millisecond
 )
+
+// sleepSlice bounds one futex sleep: a sleeper wakes this often to look for a
+// claim that a dead process left behind (no one else would wake it). Tests
+// that prove no wake-up is ever lost raise it so a lost one hangs visibly.
+var sleepSlice = 100 * time.Millisecond
 
 // block waits until try succeeds or ctx is done. consumer says which side is
 // waiting: consumers wait for a publish, producers for a release.

@@ -1,0 +1,257 @@
+package shqueue
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func init() {
+	// chaos-producer KEY ID COUNT: enqueue COUNT messages (0: until killed).
+	registerChild("chaos-producer", func(args []string) int {
+		key, _ := strconv.Atoi(args[0])
+		id, _ := strconv.ParseUint(args[1], 10, 64)
+		count, _ := strconv.ParseUint(args[2], 10, 64)
+		q, err := Open(key)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos producer:", err)
+			return 1
+		}
+		msg := make([]byte, q.MsgSize())
+		for s := uint64(0); count == 0 || s < count; s++ {
+			fillMsg(msg, id, s)
+			if err := q.EnqueueBlock(context.Background(), msg); err != nil {
+				fmt.Fprintln(os.Stderr, "chaos producer:", err)
+				return 1
+			}
+		}
+		q.Close()
+		return 0
+	})
+	// chaos-consumer KEY: report every message at once (one write each, so a
+	// kill loses at most the message in hand) until a stop message.
+	registerChild("chaos-consumer", func(args []string) int {
+		key, _ := strconv.Atoi(args[0])
+		q, err := Open(key)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos consumer:", err)
+			return 1
+		}
+		buf := make([]byte, q.MsgSize())
+		var rec [16]byte
+		for {
+			if err := q.DequeueBlock(context.Background(), buf); err != nil {
+				fmt.Fprintln(os.Stderr, "chaos consumer:", err)
+				return 1
+			}
+			p, s, ok := readMsg(buf)
+			if !ok {
+				fmt.Fprintf(os.Stderr, "chaos consumer: torn message %x\n", buf)
+				return 3
+			}
+			if p == stopProducer {
+				q.Close()
+				return 0
+			}
+			binary.LittleEndian.PutUint64(rec[0:], p)
+			binary.LittleEndian.PutUint64(rec[8:], s)
+			if _, err := os.Stdout.Write(rec[:]); err != nil {
+				return 1
+			}
+		}
+	})
+}
+
+// chaosLog gathers what consumer processes report.
+type chaosLog struct {
+	mu         sync.Mutex
+	perProd    map[uint64]map[uint64]int // producer → seq → times received
+	orderFault string
+	readers    sync.WaitGroup
+}
+
+func (l *chaosLog) read(r io.Reader) {
+	defer l.readers.Done()
+	last := map[uint64]uint64{}
+	var rec [16]byte
+	for {
+		if _, err := io.ReadFull(r, rec[:]); err != nil {
+			return
+		}
+		p, s := binary.LittleEndian.Uint64(rec[0:]), binary.LittleEndian.Uint64(rec[8:])
+		l.mu.Lock()
+		if prev, ok := last[p]; ok && s <= prev && l.orderFault == "" {
+			l.orderFault = fmt.Sprintf("producer %d: seq %d after %d in one consumer", p, s, prev)
+		}
+		last[p] = s
+		if l.perProd[p] == nil {
+			l.perProd[p] = map[uint64]int{}
+		}
+		l.perProd[p][s]++
+		l.mu.Unlock()
+	}
+}
+
+type chaosChild struct {
+	cmd      *exec.Cmd
+	producer bool
+	id       uint64
+}
+
+// TestChaosKill SIGKILLs producer and consumer processes at random moments
+// during traffic and starts replacements. Afterwards every message that
+// arrived arrived exactly once and whole, per-producer order held in every
+// consumer, the queue still carries a fresh batch end to end, and no more
+// messages were lost than processes were killed.
+func TestChaosKill(t *testing.T) {
+	kills := 200
+	if testing.Short() {
+		kills = 40
+	}
+	if s := os.Getenv("SHQUEUE_CHAOS_KILLS"); s != "" {
+		kills, _ = strconv.Atoi(s)
+	}
+	q := newTestQueue(t, 8, 16)
+	key := strconv.Itoa(q.Key())
+	log := &chaosLog{perProd: map[uint64]map[uint64]int{}}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	var nextID uint64
+	start := func(producer bool, count int) *chaosChild {
+		var cmd *exec.Cmd
+		c := &chaosChild{producer: producer}
+		if producer {
+			c.id = nextID
+			nextID++
+			cmd = childCommand(t, "chaos-producer", key, strconv.FormatUint(c.id, 10), strconv.Itoa(count))
+		} else {
+			// A pipe of our own, not StdoutPipe: Wait closes that one, and
+			// a killed consumer's last records must still be read.
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd = childCommand(t, "chaos-consumer", key)
+			cmd.Stdout = w
+			defer w.Close()
+			log.readers.Add(1)
+			go func() {
+				defer r.Close()
+				log.read(r)
+			}()
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		c.cmd = cmd
+		return c
+	}
+	var live []*chaosChild
+	for i := 0; i < 2; i++ {
+		live = append(live, start(true, 0), start(false, 0))
+	}
+	defer func() {
+		for _, c := range live {
+			c.cmd.Process.Kill()
+			c.cmd.Wait()
+		}
+	}()
+	var prodKills, consKills int
+	for k := 0; k < kills; k++ {
+		time.Sleep(time.Duration(rng.IntN(8000)) * time.Microsecond)
+		i := rng.IntN(len(live))
+		victim := live[i]
+		victim.cmd.Process.Signal(syscall.SIGKILL)
+		err := victim.cmd.Wait()
+		if st, ok := victim.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !st.Signaled() {
+			t.Fatalf("child exited before it was killed: %v", err)
+		}
+		if victim.producer {
+			prodKills++
+		} else {
+			consKills++
+		}
+		live[i] = start(victim.producer, 0)
+	}
+	// Stop the endless producers, then prove the queue still flows: fresh
+	// producers' messages must all arrive.
+	var consumers []*chaosChild
+	for _, c := range live {
+		if c.producer {
+			c.cmd.Process.Signal(syscall.SIGKILL)
+			c.cmd.Wait()
+			prodKills++
+		} else {
+			consumers = append(consumers, c)
+		}
+	}
+	const finalCount = 3000
+	finals := []*chaosChild{start(true, finalCount), start(true, finalCount)}
+	live = append(consumers, finals...)
+	for _, c := range finals {
+		if err := c.cmd.Wait(); err != nil {
+			t.Fatalf("final producer: %v", err)
+		}
+	}
+	stop := make([]byte, q.MsgSize())
+	fillMsg(stop, stopProducer, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for range consumers {
+		if err := q.EnqueueBlock(ctx, stop); err != nil {
+			t.Fatalf("queue wedged: %v (stats %+v)", err, q.Stats())
+		}
+	}
+	for _, c := range consumers {
+		if err := c.cmd.Wait(); err != nil {
+			t.Fatalf("consumer: %v", err)
+		}
+	}
+	live = nil
+	log.readers.Wait()
+
+	if log.orderFault != "" {
+		t.Fatal(log.orderFault)
+	}
+	received, gaps := 0, 0
+	for p, seqs := range log.perProd {
+		var max uint64
+		for s, n := range seqs {
+			if n != 1 {
+				t.Fatalf("producer %d message %d received %d times", p, s, n)
+			}
+			max = maxU(max, s)
+		}
+		received += len(seqs)
+		gaps += int(max) + 1 - len(seqs)
+	}
+	for _, c := range finals {
+		if n := len(log.perProd[c.id]); n != finalCount {
+			t.Fatalf("final producer %d: %d of %d messages arrived", c.id, n, finalCount)
+		}
+	}
+	st := q.Stats()
+	t.Logf("kills %d (producers %d, consumers %d); received %d messages; lost in the middle of a sequence %d; stats %+v",
+		prodKills+consKills, prodKills, consKills, received, gaps, st)
+	if gaps > consKills {
+		t.Fatalf("%d messages missing from the middle of sequences, only %d consumers were killed", gaps, consKills)
+	}
+	if st.Lost > uint64(prodKills+consKills) {
+		t.Fatalf("%d messages lost, more than the %d kills", st.Lost, prodKills+consKills)
+	}
+}
+
+func maxU(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
