@@ -20,7 +20,7 @@ func plotSVG(rep *report) []byte {
 	const (
 		panelW, panelH = 560, 380
 		marginL        = 72
-		marginR        = 24
+		marginR        = 44
 		marginT        = 40
 		marginB        = 52
 		legendH        = 34
@@ -130,7 +130,9 @@ func drawPanel(b *bytes.Buffer, ox, oy float64, w, h, ml, mr, mt, mb int, title 
 				stroke = "#ccc"
 			}
 			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"/>`+"\n", px0, yy, px1, yy, stroke)
-			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle" fill="#333">%s</text>`+"\n", px0-6, yy, nsLabel(v))
+			if m == 1 { // label decades only: 2 and 5 are grid lines
+				fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle" fill="#333">%s</text>`+"\n", px0-6, yy, nsLabel(v))
+			}
 		}
 	}
 	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">percentile</text>`+"\n", (px0+px1)/2, py1+36)
@@ -181,7 +183,8 @@ func nsLabel(v float64) string {
 	return fmt.Sprintf("%gns", v)
 }
 
-// transportStyle gives each transport a fixed colour; the floor is dashed.
+// transportStyle gives each transport a fixed colour: a kernel transport's
+// same-CPU variant shares its colour, dashed; the floor is dotted grey.
 func transportStyle(name string, names []string) (color, dash string) {
 	fixed := map[string]string{
 		"shqueue-spin":     "#1f77b4",
@@ -189,16 +192,20 @@ func transportStyle(name string, names []string) (color, dash string) {
 		"unix":             "#d62728",
 		"pipe":             "#ff7f0e",
 		"sysvmsg":          "#9467bd",
-		"raw":              "#555555",
+		"raw":              "#444444",
 	}
-	if c, ok := fixed[name]; ok {
+	base := baseName(name)
+	if c, ok := fixed[base]; ok {
 		color = c
 	} else {
 		others := []string{"#8c564b", "#e377c2", "#17becf", "#bcbd22"}
 		color = others[slices.Index(names, name)%len(others)]
 	}
-	if name == "raw" {
-		dash = ` stroke-dasharray="6,4"`
+	switch {
+	case name == "raw":
+		dash = ` stroke-dasharray="2,3"`
+	case base != name:
+		dash = ` stroke-dasharray="7,4"`
 	}
 	return color, dash
 }
