@@ -149,49 +149,87 @@ func init() {
 	activePolicy.Store(p)
 }
 
-// The thresholds below come from BenchmarkCopy (single thread) and
-// BenchmarkRing (two threads on different CPUs passing buffers through a
-// ring) on an Intel Emerald Rapids Xeon (Sapphire Rapids class, KVM guest),
-// medians of 10 runs; docs/asm.md has the tables. Sizes are slot sizes in
-// bytes.
+// Thresholds, in slot bytes. They come from timing each variant against the
+// built-in copy on an Intel Emerald Rapids Xeon (Sapphire Rapids class, KVM
+// guest, L1d 48 KiB, L2 2 MiB), as the minimum over 300 alternating trials
+// (robust to the other work on a shared machine), checked with BenchmarkCopy
+// and BenchmarkRing (medians of 10; docs/asm.md has the tables). Ratios are
+// variant/built-in throughput.
+//
+// The built-in copy is hard to beat at both ends: up to 256 bytes the
+// runtime copies with straight-line SSE moves and no loop, and from 2 KiB up
+// on CPUs with ERMS and FSRM it uses REP MOVSQ, whose fast-string protocol
+// writes whole lines without first reading them (no read-for-ownership).
+// That wins once the copy spills out of L1: from about 40 KiB to 1.5 MiB
+// REP MOVSQ is 1.05-1.2x faster than any vector loop (64 KiB: 57 GB/s
+// against 53 for AVX-512). In between, and beyond L2, the vector loops win.
 const (
-	// avx512MinSize: from here the AVX-512 copy beats the built-in copy.
-	avx512MinSize = 256
-	// avx2MinSize: from here the AVX2 copy beats the built-in copy, on CPUs
-	// where AVX-512 is missing or downclocks.
-	avx2MinSize = 256
+	// vectorMinSize: AVX2 beats the straight-line 256-byte copy from the next
+	// slot size up (264 B: 1.17-1.26x; 320 B: 1.22-1.32x; 256 B: 0.90-1.04x).
+	vectorMinSize = 264
+	// avx512MinSize: AVX-512 overtakes AVX2 (384 B: 1.82x against 1.48x; 320
+	// B: 1.00-1.08x against 1.22-1.32x; 1 KiB 1.65x; 4 KiB 1.49x).
+	avx512MinSize = 384
+	// avx512MaxSize: the last size where AVX-512 beats REP MOVSQ (32 KiB:
+	// 1.23-1.33x; 48 KiB: 0.88-0.91x; 64 KiB: 0.92-0.93x).
+	avx512MaxSize = 32 << 10
+	// avx2MaxSize: the last size where AVX2 alone beats the built-in copy,
+	// for CPUs without usable AVX-512 (8 KiB: 0.97-1.10x; 16 KiB: 0.94-0.95x;
+	// measured here with AVX2 forced).
+	avx2MaxSize = 8 << 10
+	// largeMinSize: beyond L2 the vector loops win again (2 MiB: 1.06-1.08x,
+	// 4 MiB: 1.11-1.24x, 8 MiB: 1.15x for AVX-512; AVX2 1.02-1.24x).
+	largeMinSize = 2 << 20
+	// avx512InMaxSize: into the segment (enqueue), measured in the
+	// cross-core ring, where the consumer's reads of the producer's lines
+	// dominate: AVX-512 wins up to 4 KiB (512 B: 1.06x, 1 KiB: 1.02x, 4 KiB:
+	// 1.04x) and loses at 16 KiB (0.89-0.91x) and from 1 MiB (0.78-0.92x);
+	// AVX2 loses at every size (0.83-0.93x up to 4 KiB), so CPUs without
+	// usable AVX-512 enqueue with the built-in copy.
+	avx512InMaxSize = 4 << 10
 	// ntMinSize: from here non-temporal stores into the segment win in the
-	// cross-core ring. maxInt disables them.
-	ntMinSize = maxInt
-	maxInt    = int(^uint(0) >> 1)
+	// cross-core ring (4 MiB: 1.02-1.15x, 8 MiB: 1.09-1.11x, both widths).
+	// Below they lose everywhere (2 MiB: 0.86x, 64 KiB: 0.62-0.69x, 4 KiB:
+	// 0.25-0.50x): the consumer then reads the message from memory instead
+	// of from the producer's cache, and SFENCE waits for the write-combining
+	// buffers to drain. The 7-13% gains at 4-64 KiB seen elsewhere do not
+	// show on this machine.
+	ntMinSize = 4 << 20
 )
 
 // autoPolicy chooses from the detected features and the measured thresholds.
 func autoPolicy() *copyPolicy {
-	var vec, nt copyKind
-	var vecMin int
 	switch {
 	case kindSupported(copyAVX512) && avx512NoDownclock:
-		vec, nt, vecMin = copyAVX512, copyAVX512NT, avx512MinSize
+		return &copyPolicy{
+			out: []sizeBand{
+				{vectorMinSize, copyAVX2},
+				{avx512MinSize, copyAVX512},
+				{avx512MaxSize + 8, copyBuiltin},
+				{largeMinSize, copyAVX512},
+			},
+			in: []sizeBand{
+				{avx512MinSize, copyAVX512},
+				{avx512InMaxSize + 8, copyBuiltin},
+				{ntMinSize, copyAVX512NT},
+			},
+		}
 	case kindSupported(copyAVX2):
-		vec, nt, vecMin = copyAVX2, copyAVX2NT, avx2MinSize
-	default:
-		// No assembly (purego/noasm builds, other architectures) or none
-		// worth it: the built-in copy everywhere. On arm64 the NEON variant
-		// is there to be forced and measured; Go's memmove already moves 64
-		// bytes per iteration with LDP/STP and wins or ties in BenchmarkCopy
-		// under emulation, where timing means nothing, so it is not chosen
-		// until measured on real arm64 hardware.
-		return &copyPolicy{}
+		return &copyPolicy{
+			out: []sizeBand{
+				{vectorMinSize, copyAVX2},
+				{avx2MaxSize + 8, copyBuiltin},
+				{largeMinSize, copyAVX2},
+			},
+			in: []sizeBand{{ntMinSize, copyAVX2NT}},
+		}
 	}
-	p := &copyPolicy{
-		out: []sizeBand{{vecMin, vec}},
-		in:  []sizeBand{{vecMin, vec}},
-	}
-	if ntMinSize < maxInt {
-		p.in = append(p.in, sizeBand{max(ntMinSize, vecMin), nt})
-	}
-	return p
+	// No assembly (purego/noasm builds, other architectures): the built-in
+	// copy everywhere. On arm64 the NEON variant is there to be forced and
+	// measured; it is not chosen until it has been measured on arm64
+	// hardware (the tests run it under emulation, where timing means
+	// nothing).
+	return &copyPolicy{}
 }
 
 // forcedPolicy uses the named variant for every slot size (copySlot still
