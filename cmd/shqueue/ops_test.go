@@ -1,0 +1,492 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shqueue/shqueue"
+	"golang.org/x/sys/unix"
+)
+
+// The operations commands run as the real program against real segments.
+// A copy of this test binary, started with opsHoldEnv set to a key, opens
+// that queue and waits to be killed: the user a stale queue outlives.
+const opsHoldEnv = "SHQUEUE_OPS_TEST_HOLD"
+
+func init() {
+	if v := os.Getenv(opsHoldEnv); v != "" {
+		key, _ := strconv.Atoi(v)
+		q, err := shqueue.Open(key)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Println("attached")
+		_ = q
+		time.Sleep(time.Hour)
+		os.Exit(0)
+	}
+}
+
+type opsRun struct {
+	stdout, stderr string
+	code           int
+}
+
+func runTool(t *testing.T, exe string, cred *syscall.Credential, args ...string) opsRun {
+	t.Helper()
+	cmd := exec.Command(exe, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	err := cmd.Run()
+	r := opsRun{stdout.String(), stderr.String(), 0}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		r.code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("shqueue %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// mustRun runs the tool and fails the test unless it exits with want.
+func mustRun(t *testing.T, exe string, want int, args ...string) opsRun {
+	t.Helper()
+	r := runTool(t, exe, nil, args...)
+	if r.code != want {
+		t.Fatalf("shqueue %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// removeAtEnd removes whatever segment holds key when the test ends.
+func removeAtEnd(t *testing.T, key int) {
+	t.Cleanup(func() {
+		if id, err := unix.SysvShmGet(key, 0, 0); err == nil {
+			unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+		}
+	})
+}
+
+func freeKey(t *testing.T) int {
+	t.Helper()
+	key, err := shqueue.FindFreeKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeAtEnd(t, key)
+	return key
+}
+
+// foreignSegment makes a segment some other program could have made.
+func foreignSegment(t *testing.T) int {
+	t.Helper()
+	key := freeKey(t)
+	id, err := unix.SysvShmGet(key, 1<<16, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(mem, "not a queue")
+	unix.SysvShmDetach(mem)
+	return key
+}
+
+// lsLine returns the ls row for key, split into its columns.
+func lsLine(t *testing.T, out string, key int) []string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, keyHex(key)+" ") {
+			return regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(line), -1)
+		}
+	}
+	return nil
+}
+
+func testMsg(i int) []byte {
+	return []byte(fmt.Sprintf("msg-%04d:abcdefghijklmnopqrstuvw", i)) // 32 bytes
+}
+
+// opsBinary builds the tool into the test's temporary directory.
+func opsBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the tool")
+	}
+	exe := filepath.Join(t.TempDir(), "shqueue")
+	cmd := exec.Command("go", "build", "-o", exe, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return exe
+}
+
+func TestOps(t *testing.T) {
+	exe := opsBinary(t)
+
+	t.Run("queue", func(t *testing.T) { testOpsQueue(t, exe) })
+	t.Run("errors", func(t *testing.T) { testOpsErrors(t, exe) })
+	t.Run("unreadable", func(t *testing.T) { testOpsUnreadable(t, exe) })
+	t.Run("stale", func(t *testing.T) { testOpsStale(t, exe) })
+}
+
+// testOpsQueue: create, fill through the library, stat, ls, peek, watch, rm.
+func testOpsQueue(t *testing.T, exe string) {
+	key := freeKey(t)
+	r := mustRun(t, exe, 0, "create", fmt.Sprintf("%#x", key), "-words", "4", "-cap", "8", "-mode", "0640")
+	if want := fmt.Sprintf("created queue %s (%d): 32-byte messages, capacity 8, mode 0640", keyHex(key), key); strings.TrimSpace(r.stdout) != want {
+		t.Fatalf("create said %q, want %q", r.stdout, want)
+	}
+	q, err := shqueue.Open(key)
+	if err != nil {
+		t.Fatalf("Open after create: %v", err)
+	}
+	defer q.Close()
+	for i := 0; i < 5; i++ {
+		if !q.EnqueueTry(testMsg(i)) {
+			t.Fatal("enqueue failed")
+		}
+	}
+	buf := make([]byte, 32)
+	if !q.DequeueTry(buf) {
+		t.Fatal("dequeue failed")
+	}
+	pid := os.Getpid()
+
+	// stat, in decimal.
+	r = mustRun(t, exe, 0, "stat", strconv.Itoa(key))
+	for _, re := range []string{
+		fmt.Sprintf(`queue +%s \(%d\)`, keyHex(key), key),
+		`layout version +1\n`,
+		`messages +32 bytes \(4 words\), capacity 8\n`,
+		`length +4 \(head 1, tail 5\)\n`,
+		`enqueued +5\n`, `dequeued +1\n`, `overwritten +0\n`, `lost +0\n`,
+		`mode 0640`,
+		`kernel attachments +1\n`,
+		`sleeping now +0 consumers, 0 producers\n`,
+		`processes +1\n`,
+		fmt.Sprintf(`\n +%d +alive +`, pid),
+	} {
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Errorf("stat output lacks %q:\n%s", re, r.stdout)
+		}
+	}
+	r = mustRun(t, exe, 0, "stat", keyHex(key), "-json")
+	var st queueJSON
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("stat -json: %v\n%s", err, r.stdout)
+	}
+	if st.Key != key || st.KeyHex != keyHex(key) || st.MsgSize != 32 || st.Capacity != 8 || st.Len != 4 ||
+		st.Head != 1 || st.Tail != 5 || st.Stats != (statsJSON{Enqueued: 5, Dequeued: 1}) || st.Mode != "0640" ||
+		st.LayoutVersion != 1 || st.Attachments != 1 || st.Stale || st.Removed ||
+		len(st.Processes) != 1 || st.Processes[0].PID != pid || !st.Processes[0].Alive {
+		t.Fatalf("stat -json = %+v", st)
+	}
+
+	// ls: the row and the JSON entry.
+	r = mustRun(t, exe, 0, "ls")
+	row := lsLine(t, r.stdout, key)
+	if len(row) != 13 || row[1] != strconv.Itoa(key) || row[4] != "0640" || row[5] != "32" || row[6] != "8" ||
+		row[7] != "4" || row[8] != "1" || row[9] != strconv.Itoa(pid) || row[12] != "ok" {
+		t.Fatalf("ls row for %s = %q\n%s", keyHex(key), row, r.stdout)
+	}
+	r = mustRun(t, exe, 0, "ls", "-json")
+	var entries []entryJSON
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+		t.Fatalf("ls -json: %v\n%s", err, r.stdout)
+	}
+	found := false
+	for _, e := range entries {
+		if e.Key == key {
+			found = true
+			if e.Kind != "shqueue" || e.Queue == nil || e.Queue.Len != 4 || e.Queue.Stats.Enqueued != 5 || e.Error != "" {
+				t.Fatalf("ls -json entry = %+v", e)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("ls -json has no entry for %s", keyHex(key))
+	}
+
+	// peek: the next two, as a dump, then all four as JSON; nothing dequeued.
+	r = mustRun(t, exe, 0, "peek", keyHex(key), "-n", "2")
+	if !strings.Contains(r.stdout, fmt.Sprintf("queue %s (%d): 2 of 4 messages, 32 bytes each", keyHex(key), key)) ||
+		!strings.Contains(r.stdout, "message 0 (position 1):\n00000000  6d 73 67 2d 30 30 30 31") ||
+		!strings.Contains(r.stdout, "|msg-0001:abcdefg|") || !strings.Contains(r.stdout, "|msg-0002:abcdefg|") ||
+		strings.Contains(r.stdout, "msg-0003") {
+		t.Fatalf("peek -n 2:\n%s", r.stdout)
+	}
+	r = mustRun(t, exe, 0, "peek", keyHex(key), "-json")
+	var pk peekJSON
+	if err := json.Unmarshal([]byte(r.stdout), &pk); err != nil {
+		t.Fatalf("peek -json: %v\n%s", err, r.stdout)
+	}
+	if pk.Key != key || pk.MsgSize != 32 || pk.Len != 4 || len(pk.Messages) != 4 {
+		t.Fatalf("peek -json = %+v", pk)
+	}
+	for i, m := range pk.Messages {
+		data, err := hex.DecodeString(m.Hex)
+		if err != nil || m.Pos != uint64(i+1) || !bytes.Equal(data, testMsg(i+1)) {
+			t.Fatalf("peek -json message %d = %+v (%q)", i, m, data)
+		}
+	}
+	if q.Len() != 4 || q.Stats() != (shqueue.Stats{Enqueued: 5, Dequeued: 1}) {
+		t.Fatalf("peek changed the queue: len %d, %+v", q.Len(), q.Stats())
+	}
+
+	// watch, two ticks of text.
+	r = mustRun(t, exe, 0, "watch", keyHex(key), "-interval", "50ms", "-count", "2")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], fmt.Sprintf("queue %s (%d): 32-byte messages, capacity 8", keyHex(key), key)) ||
+		!strings.HasPrefix(lines[1], "TIME ") {
+		t.Fatalf("watch output:\n%s", r.stdout)
+	}
+	for _, l := range lines[2:] {
+		f := strings.Fields(l)
+		if want := []string{"4", "0", "0", "0", "0", "5", "1", "0", "0"}; len(f) != 10 || strings.Join(f[1:], " ") != strings.Join(want, " ") {
+			t.Fatalf("watch line %q, want len 4, rates 0, totals 5 1 0 0", l)
+		}
+	}
+
+	// watch -json until interrupted: traffic between samples shows as a
+	// rate, and the rates times the intervals add up to the traffic.
+	watch := exec.Command(exe, "watch", keyHex(key), "-interval", "20ms", "-json")
+	out, err := watch.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch.Stderr = os.Stderr
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Process.Kill()
+	lineReader := bufio.NewScanner(out)
+	var ticks []watchTickJSON
+	next := func() watchTickJSON {
+		t.Helper()
+		if !lineReader.Scan() {
+			t.Fatalf("watch -json ended: %v", lineReader.Err())
+		}
+		var tick watchTickJSON
+		if err := json.Unmarshal(lineReader.Bytes(), &tick); err != nil {
+			t.Fatalf("watch -json line %q: %v", lineReader.Text(), err)
+		}
+		ticks = append(ticks, tick)
+		return tick
+	}
+	if first := next(); first.Totals != (statsJSON{Enqueued: 5, Dequeued: 1}) || first.Len != 4 || first.Processes != 1 {
+		t.Fatalf("first watch sample %+v", first)
+	}
+	for i := 5; i < 8; i++ {
+		q.EnqueueTry(testMsg(i))
+	}
+	q.DequeueTry(buf)
+	for deadline := time.Now().Add(time.Minute); ; {
+		if tick := next(); tick.Totals.Enqueued == 8 && tick.Totals.Dequeued == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watch never saw the traffic: %+v", ticks)
+		}
+	}
+	var enq, deq float64
+	for _, tick := range ticks {
+		if tick.Interval <= 0 {
+			t.Fatalf("sample with interval %v", tick.Interval)
+		}
+		enq += tick.Rates.Enqueued * tick.Interval
+		deq += tick.Rates.Dequeued * tick.Interval
+	}
+	if enq < 2.999 || enq > 3.001 || deq < 0.999 || deq > 1.001 {
+		t.Fatalf("rates add up to %.4f enqueued, %.4f dequeued; want 3 and 1: %+v", enq, deq, ticks)
+	}
+	watch.Process.Signal(os.Interrupt)
+	if err := watch.Wait(); err != nil {
+		t.Fatalf("watch after an interrupt: %v", err)
+	}
+
+	// rm while attached: marked for removal; the handle keeps working.
+	r = mustRun(t, exe, 0, "rm", keyHex(key))
+	if want := fmt.Sprintf("marked for removal (it goes when its 1 attachments detach) queue %s (%d)\n", keyHex(key), key); r.stdout != want {
+		t.Fatalf("rm said %q, want %q", r.stdout, want)
+	}
+	r = mustRun(t, exe, exitNotFound, "stat", keyHex(key))
+	if !strings.Contains(r.stderr, fmt.Sprintf("%#x", key)) || !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("stat of a removed queue: %q", r.stderr)
+	}
+	if !q.EnqueueTry(testMsg(9)) {
+		t.Fatal("the open handle stopped working after rm")
+	}
+}
+
+func testOpsErrors(t *testing.T, exe string) {
+	missing := freeKey(t)
+	for _, cmd := range [][]string{{"stat"}, {"peek"}, {"watch", "-count", "1"}, {"rm"}} {
+		r := mustRun(t, exe, exitNotFound, append(cmd, strconv.Itoa(missing))...)
+		if !strings.Contains(r.stderr, fmt.Sprintf("%#x", missing)) || !strings.Contains(r.stderr, "does not exist") {
+			t.Errorf("%s of a missing key: %q", cmd[0], r.stderr)
+		}
+	}
+	foreign := foreignSegment(t)
+	for _, cmd := range []string{"stat", "peek", "rm"} {
+		r := mustRun(t, exe, 1, cmd, keyHex(foreign))
+		if !strings.Contains(r.stderr, fmt.Sprintf("%#x", foreign)) || !strings.Contains(r.stderr, "not a shqueue") {
+			t.Errorf("%s of a foreign segment: %q", cmd, r.stderr)
+		}
+	}
+	if _, err := unix.SysvShmGet(foreign, 0, 0); err != nil {
+		t.Fatalf("rm removed a foreign segment: %v", err)
+	}
+	r := mustRun(t, exe, 0, "ls")
+	if lsLine(t, r.stdout, foreign) != nil {
+		t.Errorf("ls lists a foreign segment without -all:\n%s", r.stdout)
+	}
+	r = mustRun(t, exe, 0, "ls", "-all")
+	if row := lsLine(t, r.stdout, foreign); len(row) != 13 || row[12] != "foreign" || row[5] != "-" {
+		t.Errorf("ls -all row for the foreign segment: %q", row)
+	}
+	for _, args := range [][]string{{"stat"}, {"stat", "zz"}, {"stat", "0"}, {"stat", "0x1ffffffff"}, {"stat", "1", "2"}, {"rm"}, {"create", "5", "-mode", "999"}} {
+		mustRun(t, exe, 2, args...)
+	}
+}
+
+// testOpsUnreadable: a segment this user may not read is listed as such, and
+// stat and rm refuse it with exit status 4.
+func testOpsUnreadable(t *testing.T, exe string) {
+	key := freeKey(t)
+	var cred *syscall.Credential
+	if os.Getuid() == 0 {
+		// Root reads everything: run the tool as nobody, from a copy that
+		// user can reach.
+		dir, err := os.MkdirTemp("", "shqueue-ops-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(exe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe = filepath.Join(dir, "shqueue")
+		if err := os.WriteFile(exe, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+		q, err := shqueue.Create(key, 1, 4) // mode 0600, owner root
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+	} else {
+		q, err := shqueue.Create(key, 1, 4, shqueue.WithMode(0o200))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+	}
+	r := runTool(t, exe, cred, "ls")
+	row := lsLine(t, r.stdout, key)
+	if r.code != 0 || len(row) != 13 || row[12] != "unreadable (permission denied)" || row[5] != "-" {
+		t.Fatalf("ls as a user who may not read %s: exit %d, row %q\n%s%s", keyHex(key), r.code, row, r.stdout, r.stderr)
+	}
+	r = runTool(t, exe, cred, "ls", "-json")
+	var entries []entryJSON
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+		t.Fatalf("ls -json: %v\n%s", err, r.stdout)
+	}
+	for _, e := range entries {
+		if e.Key == key && (e.Kind != "unreadable" || e.Queue != nil || !strings.Contains(e.Error, "permission")) {
+			t.Fatalf("ls -json entry %+v", e)
+		}
+	}
+	for _, cmd := range []string{"stat", "peek", "rm"} {
+		r := runTool(t, exe, cred, cmd, keyHex(key))
+		if r.code != exitNoAccess || !strings.Contains(r.stderr, fmt.Sprintf("%#x", key)) || !strings.Contains(r.stderr, "no permission") {
+			t.Errorf("%s without permission: exit %d, %q", cmd, r.code, r.stderr)
+		}
+	}
+	if _, err := shqueue.Inspect(key); os.Getuid() == 0 && err != nil {
+		t.Fatalf("the queue is gone after a refused rm: %v", err)
+	}
+}
+
+// testOpsStale: a queue whose only user was killed is what rm -stale removes;
+// a live queue and a foreign segment stay.
+func testOpsStale(t *testing.T, exe string) {
+	key := freeKey(t)
+	mustRun(t, exe, 0, "create", strconv.Itoa(key), "-words", "2", "-cap", "4")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(self, "-test.run=^$")
+	child.Env = append(os.Environ(), opsHoldEnv+"="+strconv.Itoa(key))
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { child.Process.Kill(); child.Wait() }()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "attached\n" {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	liveKey := freeKey(t)
+	live, err := shqueue.Create(liveKey, 2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	foreign := foreignSegment(t)
+	keys := []string{keyHex(key), keyHex(liveKey), keyHex(foreign)}
+
+	r := mustRun(t, exe, 0, append([]string{"rm", "-stale"}, keys...)...)
+	if r.stdout != "no stale queues\n" {
+		t.Fatalf("rm -stale with every queue in use: %q", r.stdout)
+	}
+	child.Process.Kill()
+	child.Wait()
+	r = mustRun(t, exe, 0, "ls")
+	if row := lsLine(t, r.stdout, key); len(row) != 13 || row[8] != "0" || row[9] != strconv.Itoa(child.Process.Pid)+"(dead)" || row[12] != "stale" {
+		t.Fatalf("ls row of the killed child's queue: %q\n%s", row, r.stdout)
+	}
+	r = mustRun(t, exe, 0, "stat", keyHex(key))
+	if !regexp.MustCompile(fmt.Sprintf(`\n +%d +dead +`, child.Process.Pid)).MatchString(r.stdout) || !strings.Contains(r.stdout, "stale: no live process attached") {
+		t.Fatalf("stat of the stale queue:\n%s", r.stdout)
+	}
+	r = mustRun(t, exe, 0, append([]string{"rm", "-stale"}, keys...)...)
+	if want := fmt.Sprintf("removed stale queue %s (%d)\n", keyHex(key), key); r.stdout != want {
+		t.Fatalf("rm -stale said %q, want %q", r.stdout, want)
+	}
+	mustRun(t, exe, exitNotFound, "stat", keyHex(key))
+	mustRun(t, exe, 0, "stat", keyHex(liveKey))
+	if _, err := unix.SysvShmGet(foreign, 0, 0); err != nil {
+		t.Fatalf("rm -stale removed a foreign segment: %v", err)
+	}
+}
