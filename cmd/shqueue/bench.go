@@ -143,13 +143,31 @@ func defaultTransports() []string {
 		func(t *transport) bool { return t.kind == "kernel" && t.sameCPU },
 		func(t *transport) bool { return t.kind == "floor" },
 	} {
+		var group []*transport
 		for _, t := range transports {
 			if pass(t) {
-				names = append(names, t.name)
+				group = append(group, t)
 			}
+		}
+		// Registration order follows file names; print in a fixed order.
+		slices.SortStableFunc(group, func(a, b *transport) int { return transportRank(a) - transportRank(b) })
+		for _, t := range group {
+			names = append(names, t.name)
 		}
 	}
 	return names
+}
+
+func transportRank(t *transport) int {
+	switch t.base {
+	case "shqueue-spin", "unix":
+		return 0
+	case "shqueue-adaptive", "pipe":
+		return 1
+	case "sysvmsg":
+		return 2
+	}
+	return 3
 }
 
 func parseSizes(s string) ([]int, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -20,6 +21,16 @@ func writeTable(w io.Writer, rep *report, cfg *benchConfig) error {
 		fmt.Fprintf(w, "processes not pinned\n")
 	}
 	fmt.Fprintf(w, "slot copy: %s\n", e.Copy)
+	var listed []string
+	for _, r := range rep.Results {
+		if t := transportByName(r.Transport); t != nil && !slices.Contains(listed, t.base) && t.base == t.name {
+			listed = append(listed, t.base)
+			fmt.Fprintf(w, "  %-16s %s\n", t.name, t.about)
+		}
+	}
+	if slices.ContainsFunc(rep.Results, func(r *result) bool { return baseName(r.Transport) != r.Transport }) {
+		fmt.Fprintf(w, "  %-16s the kernel transport with both processes on one CPU\n", "X-1cpu")
+	}
 	kernel := kernelBases(rep.Results)
 
 	var lat, tp []*result
