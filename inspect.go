@@ -43,7 +43,7 @@ type Info struct {
 	UID         int         // owner's user id
 	CreatorPID  int         // pid of the process that created the segment
 	Attachments int         // kernel attach count (shm_nattch), not counting this inspection
-	LastAttach  time.Time   // last shmat by any process; zero where the system does not say
+	LastAttach  time.Time   // last shmat by any process, inspections like this one included; zero where the system does not say
 	Removed     bool        // marked for removal: it goes when the last process detaches
 
 	Processes         []Process // handles in the attached-process table

@@ -152,6 +152,19 @@ func writeOpsJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// lastOpen is when the newest handle in the table attached (Create or Open),
+// zero if none is. The kernel's last-attach time would be no use here: every
+// inspection, this command's own included, attaches too.
+func lastOpen(info *shqueue.Info) time.Time {
+	var last time.Time
+	for _, p := range info.Processes {
+		if p.Attached.After(last) {
+			last = p.Attached
+		}
+	}
+	return last
+}
+
 // isStale reports what rm -stale goes by: no kernel attachment, no live process
 // in the table.
 func isStale(info *shqueue.Info) bool {
@@ -202,7 +215,8 @@ type queueJSON struct {
 	SegmentSize       int           `json:"segment_size"`
 	CreatorPID        int           `json:"creator_pid"`
 	Created           time.Time     `json:"created"`
-	LastAttach        *time.Time    `json:"last_attach,omitempty"`
+	LastAttach        *time.Time    `json:"last_attach,omitempty"` // kernel's last shmat, inspections included
+	LastOpen          *time.Time    `json:"last_open,omitempty"`   // newest handle in the process table
 	Attachments       int           `json:"attachments"`
 	Removed           bool          `json:"removed"`
 	Stale             bool          `json:"stale"`
@@ -228,6 +242,9 @@ func toQueueJSON(info *shqueue.Info) queueJSON {
 	}
 	if !info.LastAttach.IsZero() {
 		j.LastAttach = &info.LastAttach
+	}
+	if t := lastOpen(info); !t.IsZero() {
+		j.LastOpen = &t
 	}
 	for _, p := range info.Processes {
 		j.Processes = append(j.Processes, processJSON{
@@ -304,16 +321,16 @@ func runLs(args []string) error {
 		return writeOpsJSON(os.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tDECIMAL\tID\tOWNER\tMODE\tMSG\tCAP\tLEN\tNATTCH\tPIDS\tCREATED\tLAST-ATTACH\tSTATUS")
+	fmt.Fprintln(tw, "KEY\tDECIMAL\tID\tOWNER\tMODE\tMSG\tCAP\tLEN\tNATTCH\tPIDS\tCREATED\tLAST-OPEN\tSTATUS")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%04o\t", keyHex(e.Key), e.Key, e.ID, ownerName(e.UID), uint32(e.Mode))
 		if e.Info == nil {
-			fmt.Fprintf(tw, "-\t-\t-\t%d\t-\t-\t%s\t%s\n", e.Attachments, opsTime(e.LastAttach), entryStatus(e))
+			fmt.Fprintf(tw, "-\t-\t-\t%d\t-\t-\t-\t%s\n", e.Attachments, entryStatus(e))
 			continue
 		}
 		i := e.Info
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", i.MsgSize, i.Cap, i.Len, i.Attachments,
-			pidList(i.Processes), opsTime(i.Created), opsTime(i.LastAttach), entryStatus(e))
+			pidList(i.Processes), opsTime(i.Created), opsTime(lastOpen(i)), entryStatus(e))
 	}
 	return tw.Flush()
 }
@@ -410,7 +427,8 @@ func runStat(args []string) error {
 	fmt.Fprintf(tw, "segment\t%d bytes, mode %04o, owner %s (uid %d), creator pid %d\n",
 		info.SegmentSize, uint32(info.Mode), ownerName(info.UID), info.UID, info.CreatorPID)
 	fmt.Fprintf(tw, "created\t%s\n", opsTime(info.Created))
-	fmt.Fprintf(tw, "last attach\t%s\n", opsTime(info.LastAttach))
+	fmt.Fprintf(tw, "last open\t%s\n", opsTime(lastOpen(info)))
+	fmt.Fprintf(tw, "last shmat\t%s (any process, inspections included)\n", opsTime(info.LastAttach))
 	fmt.Fprintf(tw, "kernel attachments\t%d\n", info.Attachments)
 	fmt.Fprintf(tw, "sleeping now\t%d consumers, %d producers\n", info.SleepingConsumers, info.SleepingProducers)
 	if isStale(info) {

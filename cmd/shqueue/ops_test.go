@@ -201,7 +201,8 @@ func testOpsQueue(t *testing.T, exe string) {
 	if st.Key != key || st.KeyHex != keyHex(key) || st.MsgSize != 32 || st.Capacity != 8 || st.Len != 4 ||
 		st.Head != 1 || st.Tail != 5 || st.Stats != (statsJSON{Enqueued: 5, Dequeued: 1}) || st.Mode != "0640" ||
 		st.LayoutVersion != 1 || st.Attachments != 1 || st.Stale || st.Removed ||
-		len(st.Processes) != 1 || st.Processes[0].PID != pid || !st.Processes[0].Alive {
+		len(st.Processes) != 1 || st.Processes[0].PID != pid || !st.Processes[0].Alive ||
+		st.LastOpen == nil || !st.LastOpen.Equal(st.Processes[0].Attached) {
 		t.Fatalf("stat -json = %+v", st)
 	}
 
