@@ -645,15 +645,19 @@ func runRm(args []string) error {
 	for _, key := range keys {
 		info, _ := shqueue.Inspect(key) // for the report only; Remove checks again
 		if err := shqueue.Remove(key); err != nil {
-			fmt.Fprintf(os.Stderr, "shqueue rm: %s not removed: %v\n", keyHex(key), err)
+			hint := ""
+			if errors.Is(err, shqueue.ErrNoAccess) {
+				hint = " (removing needs read permission and being the segment's owner or creator, or root)"
+			}
+			fmt.Fprintf(os.Stderr, "shqueue rm: %s not removed: %v%s\n", keyHex(key), err, hint)
 			errs = append(errs, err)
 			continue
 		}
-		msg := "removed"
+		what := "removed"
 		if info != nil && info.Attachments > 0 {
-			msg = fmt.Sprintf("marked for removal (it goes when its %d attachments detach)", info.Attachments)
+			what = fmt.Sprintf("marked for removal: it goes when its %d attachments detach", info.Attachments)
 		}
-		fmt.Printf("%s queue %s (%d)\n", msg, keyHex(key), key)
+		fmt.Printf("queue %s (%d) %s\n", keyHex(key), key, what)
 	}
 	if len(errs) > 0 {
 		// Each failure is on stderr already; the status says what kind.
