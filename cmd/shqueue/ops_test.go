@@ -330,7 +330,7 @@ func testOpsQueue(t *testing.T, exe string) {
 
 	// rm while attached: marked for removal; the handle keeps working.
 	r = mustRun(t, exe, 0, "rm", keyHex(key))
-	if want := fmt.Sprintf("marked for removal (it goes when its 1 attachments detach) queue %s (%d)\n", keyHex(key), key); r.stdout != want {
+	if want := fmt.Sprintf("queue %s (%d) marked for removal: it goes when its 1 attachments detach\n", keyHex(key), key); r.stdout != want {
 		t.Fatalf("rm said %q, want %q", r.stdout, want)
 	}
 	r = mustRun(t, exe, exitNotFound, "stat", keyHex(key))
