@@ -2,10 +2,12 @@ package shqueue
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -284,4 +286,154 @@ func BenchmarkQueue(b *testing.B) {
 			}
 		})
 	}
+}
+
+// measureEnv turns on TestMeasureCopy and TestMeasureRing, which print the
+// figures behind the thresholds in cpu.go. They do not assert anything; they
+// take the minimum time over many alternating trials, which stays
+// meaningful on a machine shared with other work, where benchmark medians
+// swing by half.
+const measureEnv = "SHQUEUE_MEASURE"
+
+func measureKinds() []copyKind {
+	ks := []copyKind{copyBuiltin}
+	for _, k := range supportedKinds() {
+		if k != copyBuiltin && k != copyGo {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
+func logRatios(t *testing.T, label string, size, bytesPerTrial int, kinds []copyKind, best []time.Duration) {
+	line := fmt.Sprintf("%s size=%d", label, size)
+	for i, k := range kinds {
+		line += fmt.Sprintf("  %s %.1f GB/s (%.2fx)", k, float64(bytesPerTrial)/best[i].Seconds()/1e9, float64(best[0])/float64(best[i]))
+	}
+	t.Log(line)
+}
+
+// TestMeasureCopy: single-thread copy throughput of each variant and its
+// ratio to the built-in copy, by size (SHQUEUE_MEASURE=1 go test -run
+// MeasureCopy -v).
+func TestMeasureCopy(t *testing.T) {
+	if os.Getenv(measureEnv) == "" {
+		t.Skip("set " + measureEnv + "=1 to measure")
+	}
+	t.Log(cpuSummary())
+	kinds := measureKinds()
+	for _, size := range []int{64, 128, 256, 264, 320, 384, 512, 1024, 2048, 4096, 8192, 16384, 32768, 40960, 49152, 65536, 1 << 20, 2 << 20, 4 << 20, 8 << 20} {
+		src, dst := bufferAt(size, 0), bufferAt(size, 2048)
+		reps := max(1, (64<<10)/size)
+		best := make([]time.Duration, len(kinds))
+		for i := range best {
+			best[i] = time.Hour
+		}
+		for range 300 {
+			for i, k := range kinds {
+				f := queueCopy(k)
+				f(dst, src)
+				start := time.Now()
+				for range reps {
+					f(dst, src)
+				}
+				best[i] = min(best[i], time.Since(start))
+			}
+		}
+		logRatios(t, "copy", size, size*reps, kinds, best)
+	}
+}
+
+// TestMeasureRing: cross-core ring throughput with each variant copying in
+// (consumer: built-in copy), then with each temporal variant copying out
+// (producer: built-in copy).
+func TestMeasureRing(t *testing.T) {
+	if os.Getenv(measureEnv) == "" {
+		t.Skip("set " + measureEnv + "=1 to measure")
+	}
+	cpus, err := twoCPUs()
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Log(cpuSummary())
+	kinds := measureKinds()
+	builtin := queueCopy(copyBuiltin)
+	for _, size := range []int{512, 1024, 4096, 16384, 32768, 65536, 1 << 20, 2 << 20, 4 << 20, 8 << 20} {
+		slots := min(64, max(16, (4<<20)/size))
+		msgs := max(64, (8<<20)/size)
+		bestIn := make([]time.Duration, len(kinds))
+		bestOut := make([]time.Duration, len(kinds))
+		for i := range kinds {
+			bestIn[i], bestOut[i] = time.Hour, time.Hour
+		}
+		for range 50 {
+			for i, k := range kinds {
+				bestIn[i] = min(bestIn[i], ringTrial(cpus, size, slots, msgs, queueCopy(k), builtin))
+				if k.temporal() == k {
+					bestOut[i] = min(bestOut[i], ringTrial(cpus, size, slots, msgs, builtin, queueCopy(k)))
+				}
+			}
+		}
+		logRatios(t, "ring in", size, size*msgs, kinds, bestIn)
+		var outKinds []copyKind
+		var outBest []time.Duration
+		for i, k := range kinds {
+			if k.temporal() == k {
+				outKinds, outBest = append(outKinds, k), append(outBest, bestOut[i])
+			}
+		}
+		logRatios(t, "ring out", size, size*msgs, outKinds, outBest)
+	}
+}
+
+// ringTrial passes msgs messages through a fresh ring between two pinned
+// threads and returns the consumer's time.
+func ringTrial(cpus [2]int, size, slots, msgs int, copyIn, copyOut func(dst, src []byte)) time.Duration {
+	data := bufferAt(size*slots, 0)
+	seqs := make([]ringSeq, slots)
+	for i := range seqs {
+		seqs[i].seq.Store(uint64(i))
+	}
+	msg, out := bufferAt(size, 2048), bufferAt(size, 1024)
+	copy(data, make([]byte, len(data))) // fault the ring's pages in before timing
+	slotData := func(pos uint64) []byte {
+		s := int(pos % uint64(slots))
+		return data[s*size : (s+1)*size]
+	}
+	var wg sync.WaitGroup
+	var elapsed time.Duration
+	start := make(chan struct{})
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_ = pinThread(cpus[0])
+		<-start
+		for pos := uint64(0); pos < uint64(msgs); pos++ {
+			seq := &seqs[pos%uint64(slots)].seq
+			for seq.Load() != pos {
+				spinPause(1)
+			}
+			copyIn(slotData(pos), msg)
+			seq.Store(pos + 1)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		_ = pinThread(cpus[1])
+		<-start
+		began := time.Now()
+		for pos := uint64(0); pos < uint64(msgs); pos++ {
+			seq := &seqs[pos%uint64(slots)].seq
+			for seq.Load() != pos+1 {
+				spinPause(1)
+			}
+			copyOut(out, slotData(pos))
+			seq.Store(pos + uint64(slots))
+		}
+		elapsed = time.Since(began)
+	}()
+	time.Sleep(time.Millisecond) // let both threads pin and reach the start line
+	close(start)
+	wg.Wait()
+	return elapsed
 }
