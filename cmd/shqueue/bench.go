@@ -497,6 +497,7 @@ func runChildren(ctx context.Context, cfg *benchConfig, t *transport, sc setupCo
 			args = append(args, "-progress", "tty")
 		}
 		cmd := exec.Command(exe, args...)
+		dieWithParent(cmd)
 		cmd.ExtraFiles = sr.files[side]
 		cmd.Stderr = os.Stderr
 		if side == 0 {

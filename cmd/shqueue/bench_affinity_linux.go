@@ -4,6 +4,8 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,3 +40,12 @@ func allowedCPUs() ([]int, error) {
 }
 
 const canPin = true
+
+// dieWithParent makes the kernel kill the child if the bench process dies
+// (even by SIGKILL), so no spinning child outlives it.
+func dieWithParent(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
+
+// watchParent is not needed where dieWithParent works.
+func watchParent() {}

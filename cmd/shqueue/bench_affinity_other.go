@@ -4,7 +4,10 @@ package main
 
 import (
 	"errors"
+	"os"
+	"os/exec"
 	"runtime"
+	"time"
 )
 
 // Thread affinity is a Linux interface; elsewhere the benchmark runs unpinned.
@@ -20,3 +23,19 @@ func allowedCPUs() ([]int, error) {
 }
 
 const canPin = false
+
+func dieWithParent(*exec.Cmd) {}
+
+// watchParent exits the child once its parent is gone: without Linux's
+// parent-death signal, a child spinning on a queue would otherwise outlive
+// a bench process that was killed.
+func watchParent() {
+	parent := os.Getppid()
+	go func() {
+		for range time.Tick(200 * time.Millisecond) {
+			if os.Getppid() != parent {
+				os.Exit(3)
+			}
+		}
+	}()
+}

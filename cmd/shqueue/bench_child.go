@@ -104,6 +104,7 @@ func runBenchChild(args []string) error {
 	}
 	cfg.targs = splitArgs(targs)
 
+	watchParent()
 	// The measuring loop runs on this goroutine, locked to one OS thread
 	// that is pinned to the requested CPU.
 	runtime.LockOSThread()
