@@ -104,8 +104,22 @@ func ipcEcho(in, out *Queue) error {
 	}
 }
 
+// ipcWatchParent exits a child whose parent (the benchmark) is gone, so an
+// interrupted or killed benchmark leaves no process waiting on a queue.
+func ipcWatchParent() {
+	parent := os.Getppid()
+	go func() {
+		for range time.Tick(200 * time.Millisecond) {
+			if os.Getppid() != parent {
+				os.Exit(3)
+			}
+		}
+	}()
+}
+
 // ipcEchoChild: args are the keys of the request and the reply queue.
 func ipcEchoChild(args []string) int {
+	ipcWatchParent()
 	qs, err := ipcOpen(args)
 	if err == nil && len(qs) != 2 {
 		err = fmt.Errorf("want 2 queue keys, got %q", args)
@@ -123,6 +137,7 @@ func ipcEchoChild(args []string) int {
 // ipcProducerChild: args are the queue key and how many messages to send;
 // message i carries i in its first word.
 func ipcProducerChild(args []string) int {
+	ipcWatchParent()
 	qs, err := ipcOpen(args[:1])
 	var n uint64
 	if err == nil {
