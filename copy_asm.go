@@ -71,10 +71,10 @@ func copySlot(kind copyKind, dst, src []byte) {
 // memcpyAVX2 copies n >= 32 bytes from src to dst (non-overlapping) with
 // 32-byte AVX2 loads and stores, four per loop iteration, the stores aligned
 // to 32 bytes; the first and last vector are copied unaligned and overlap the
-// loop. It must equal copyGeneric. Worth it between 264 bytes and 8 KiB,
-// where the runtime's memmove runs a 128-byte SSE/AVX loop with more set-up:
-// 1.2-1.5x the built-in copy (320 B: 1.22-1.32x, 1 KiB: 1.43x, 4 KiB: 1.23x;
-// cpu.go has the thresholds).
+// loop. It must equal copyGeneric. Worth it just above 256 bytes, where the
+// runtime's memmove leaves its straight-line code for a loop with more
+// set-up: 1.05-1.14x the built-in copy from 264 to 512 bytes (cpu.go has the
+// thresholds; TestMeasureCopy the figures).
 //
 //go:noescape
 func memcpyAVX2(dst, src *byte, n int)
@@ -83,8 +83,8 @@ func memcpyAVX2(dst, src *byte, n int)
 // aligned body, then SFENCE, so the data is globally visible before the
 // caller publishes the slot. It must equal copyGeneric. Worth it only for
 // messages of several MiB passed to a consumer on another core: in
-// BenchmarkRing at 4 MiB it beats the built-in copy by 10-15%, below 1 MiB
-// it loses 30-90% (docs/asm.md).
+// the cross-core ring (TestMeasureRing) it beats the built-in copy by 2-15%
+// at 4 MiB and 9-11% at 8 MiB, and loses 30-90% below 2 MiB (docs/asm.md).
 //
 //go:noescape
 func memcpyAVX2NT(dst, src *byte, n int)
@@ -93,8 +93,9 @@ func memcpyAVX2NT(dst, src *byte, n int)
 // 64-byte AVX-512 loads and stores, four per loop iteration, the stores
 // aligned to the cache line; the first and last vector are copied unaligned
 // and overlap the loop. It must equal copyGeneric. Worth it from 384 bytes
-// to 32 KiB and beyond 2 MiB: 1.65x the built-in copy at 1 KiB, 1.49x at
-// 4 KiB (150 against 101 GB/s), 1.1-1.3x at 8-32 KiB, 1.1-1.2x at 4-8 MiB.
+// to 32 KiB: 1.23x the built-in copy at 1 KiB, 1.99x at 2 KiB, 1.34x at 4 KiB
+// (161 against 120 GB/s), 1.05-1.11x at 8-32 KiB; beyond, the runtime's REP
+// MOVSQ wins.
 //
 //go:noescape
 func memcpyAVX512(dst, src *byte, n int)

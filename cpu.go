@@ -149,37 +149,35 @@ func init() {
 	activePolicy.Store(p)
 }
 
-// Thresholds, in slot bytes. They come from timing each variant against the
-// built-in copy on an Intel Emerald Rapids Xeon (Sapphire Rapids class, KVM
-// guest, L1d 48 KiB, L2 2 MiB), as the minimum over 300 alternating trials
-// (robust to the other work on a shared machine), checked with BenchmarkCopy
-// and BenchmarkRing (medians of 10; docs/asm.md has the tables). Ratios are
-// variant/built-in throughput.
+// Thresholds, in slot bytes. They come from TestMeasureCopy and
+// TestMeasureRing (SHQUEUE_MEASURE=1) on an Intel Emerald Rapids Xeon
+// (Sapphire Rapids class, KVM guest, L1d 48 KiB, L2 2 MiB): the minimum time
+// over 300 alternating trials, which stays meaningful on a shared machine
+// where benchmark medians swing by half. Ratios are variant/built-in
+// throughput; docs/asm.md has the tables.
 //
 // The built-in copy is hard to beat at both ends: up to 256 bytes the
 // runtime copies with straight-line SSE moves and no loop, and from 2 KiB up
 // on CPUs with ERMS and FSRM it uses REP MOVSQ, whose fast-string protocol
 // writes whole lines without first reading them (no read-for-ownership).
-// That wins once the copy spills out of L1: from about 40 KiB to 1.5 MiB
-// REP MOVSQ is 1.05-1.2x faster than any vector loop (64 KiB: 57 GB/s
-// against 53 for AVX-512). In between, and beyond L2, the vector loops win.
+// That wins once the copy spills out of L1: from 40 KiB up REP MOVSQ is
+// 1.02-1.3x faster than any vector loop (64 KiB: 61 GB/s against 52-55).
+// In between, the vector loops win.
 const (
 	// vectorMinSize: AVX2 beats the straight-line 256-byte copy from the next
-	// slot size up (264 B: 1.17-1.26x; 320 B: 1.22-1.32x; 256 B: 0.90-1.04x).
+	// slot size up (264 B: 1.09x, 320 B: 1.14x; 256 B: 0.85x).
 	vectorMinSize = 264
-	// avx512MinSize: AVX-512 overtakes AVX2 (384 B: 1.82x against 1.48x; 320
-	// B: 1.00-1.08x against 1.22-1.32x; 1 KiB 1.65x; 4 KiB 1.49x).
+	// avx512MinSize: AVX-512 overtakes AVX2 (384 B: 1.37x against 1.08x;
+	// 320 B: 0.96x against 1.14x; 1 KiB 1.23x, 2 KiB 1.99x, 4 KiB 1.34x).
 	avx512MinSize = 384
-	// avx512MaxSize: the last size where AVX-512 beats REP MOVSQ (32 KiB:
-	// 1.23-1.33x; 48 KiB: 0.88-0.91x; 64 KiB: 0.92-0.93x).
+	// avx512MaxSize: the last size where AVX-512 beats REP MOVSQ (8 KiB:
+	// 1.11x, 32 KiB: 1.05x; 40 KiB: 0.77x, 64 KiB: 0.86x, 1-8 MiB: 0.90-0.98x).
 	avx512MaxSize = 32 << 10
-	// avx2MaxSize: the last size where AVX2 alone beats the built-in copy,
-	// for CPUs without usable AVX-512 (8 KiB: 0.97-1.10x; 16 KiB: 0.94-0.95x;
-	// measured here with AVX2 forced).
-	avx2MaxSize = 8 << 10
-	// largeMinSize: beyond L2 the vector loops win again (2 MiB: 1.06-1.08x,
-	// 4 MiB: 1.11-1.24x, 8 MiB: 1.15x for AVX-512; AVX2 1.02-1.24x).
-	largeMinSize = 2 << 20
+	// avx2MaxSize: the last size where AVX2 alone reliably beats the built-in
+	// copy, for CPUs without usable AVX-512 (512 B: 1.10x; 1 KiB: 0.94x,
+	// 2 KiB: 1.48x, 4 KiB 1.10x, 8 KiB 0.93x: mixed, so not taken; measured
+	// here with AVX2 forced).
+	avx2MaxSize = 512
 	// avx512InMaxSize: into the segment (enqueue), measured in the
 	// cross-core ring, where the consumer's reads of the producer's lines
 	// dominate: AVX-512 wins up to 4 KiB (512 B: 1.06x, 1 KiB: 1.02x, 4 KiB:
@@ -206,7 +204,6 @@ func autoPolicy() *copyPolicy {
 				{vectorMinSize, copyAVX2},
 				{avx512MinSize, copyAVX512},
 				{avx512MaxSize + 8, copyBuiltin},
-				{largeMinSize, copyAVX512},
 			},
 			in: []sizeBand{
 				{avx512MinSize, copyAVX512},
@@ -219,7 +216,6 @@ func autoPolicy() *copyPolicy {
 			out: []sizeBand{
 				{vectorMinSize, copyAVX2},
 				{avx2MaxSize + 8, copyBuiltin},
-				{largeMinSize, copyAVX2},
 			},
 			in: []sizeBand{{ntMinSize, copyAVX2NT}},
 		}
