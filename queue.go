@@ -404,12 +404,50 @@ func (q *Queue) mustMsg(op string, msg []byte) {
 }
 
 // EnqueueShift adds msg; if the queue is full it drops the oldest message
-// (counted in Stats as Overwritten) to make room. It panics if msg is not
-// MsgSize bytes or the handle is closed.
+// (counted in Stats as Overwritten) to make room. If the oldest message is
+// still being written, it waits for its producer (or, should that process have
+// died, for recovery). It panics if msg is not MsgSize bytes, if the handle is
+// closed, or with an error wrapping ErrCorrupt if the segment's positions are
+// in a state no sequence of operations produces and nothing moves them: it
+// has no other way to report that it could not add msg.
 func (q *Queue) EnqueueShift(msg []byte) {
 	q.mustMsg("enqueue", msg)
-	for !q.enqueue(msg) {
+	var watch shiftWatch
+	for round := 1; !q.enqueue(msg); round++ {
 		q.dropOldest()
+		if round%4096 == 0 {
+			q.checkShift(&watch)
+		}
+	}
+}
+
+// shiftWatch follows an EnqueueShift that makes no progress.
+type shiftWatch struct {
+	head, tail uint64
+	since      time.Time
+}
+
+// shiftCorruptAfter is how long head and tail must stand still in an
+// impossible state before EnqueueShift calls the segment corrupt.
+const shiftCorruptAfter = 10 * time.Millisecond
+
+// checkShift tells a slow producer from a corrupt segment. The only state in
+// which a full queue legitimately cannot drop its oldest message is the head
+// slot claimed (tail == head+capacity) and not yet published (seq == 2*head).
+func (q *Queue) checkShift(w *shiftWatch) {
+	head := atomic.LoadUint64(q.head)
+	tail := atomic.LoadUint64(q.tail)
+	seq := atomic.LoadUint64((*uint64)(q.slot(head)))
+	if tail == head+q.capacity && seq == freeSeq(head) {
+		w.since = time.Time{}
+		return
+	}
+	if w.since.IsZero() || head != w.head || tail != w.tail {
+		w.head, w.tail, w.since = head, tail, time.Now()
+		return
+	}
+	if time.Since(w.since) > shiftCorruptAfter {
+		panic(keyErr("enqueue", q.key, ErrCorrupt, "head %d, tail %d, head slot sequence %#x: no progress possible", head, tail, seq))
 	}
 }
 
