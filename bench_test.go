@@ -3,14 +3,11 @@ package shqueue
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Benchmark names are stable so benchstat can compare runs and builds:
@@ -120,34 +117,6 @@ func BenchmarkRing(b *testing.B) {
 			})
 		}
 	}
-}
-
-// twoCPUs returns two CPUs this process may run on.
-func twoCPUs() ([2]int, error) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return [2]int{}, fmt.Errorf("sched_getaffinity: %w", err)
-	}
-	var cpus []int
-	for cpu := 0; cpu < len(set)*64 && len(cpus) < 2; cpu++ {
-		if set.IsSet(cpu) {
-			cpus = append(cpus, cpu)
-		}
-	}
-	if len(cpus) < 2 {
-		return [2]int{}, fmt.Errorf("needs two CPUs, has %d", len(cpus))
-	}
-	return [2]int{cpus[0], cpus[1]}, nil
-}
-
-// pinThread locks the calling goroutine to its OS thread and that thread to
-// cpu. The goroutine must exit without unlocking, so the runtime discards the
-// pinned thread instead of reusing it.
-func pinThread(cpu int) error {
-	runtime.LockOSThread()
-	var set unix.CPUSet
-	set.Set(cpu)
-	return unix.SchedSetaffinity(0, &set)
 }
 
 // ringSeq is a slot's sequence word on its own cache line, so the producer's
