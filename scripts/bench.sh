@@ -13,7 +13,9 @@
 #   -quick    -count 3 and a short -benchtime, for a fast look
 #
 # Environment (defaults in brackets):
-#   BENCH      benchmark regexp [.]
+#   BENCH      benchmark regexp [PingPong|Throughput|Queue: the queue end to
+#              end, about 2 minutes per build; BENCH=. adds the copy and ring
+#              micro-benchmarks, about an hour per build at -count 10]
 #   BENCHTIME  go test -benchtime [100ms]
 #   COUNT      runs of each benchmark [10]
 #   OUT        directory for the raw outputs [a new temporary directory]
@@ -27,7 +29,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 record=${RECORD:-0}
-BENCH=${BENCH:-.}
+BENCH=${BENCH:-PingPong|Throughput|Queue}
 BENCHTIME=${BENCHTIME:-100ms}
 COUNT=${COUNT:-10}
 for arg in "$@"; do
@@ -66,6 +68,7 @@ run() { # name, extra go test flags...
 	go test "$@" -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$COUNT" ./... >"$OUT/$name.txt"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 run asm
 run purego -tags purego
 
@@ -85,6 +88,7 @@ if [ "$record" = 1 ]; then
 	{
 		echo "# shqueue benchmark baseline: scripts/bench.sh -record"
 		echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(go version | cut -d' ' -f3-), -benchtime $BENCHTIME -count $COUNT"
+		echo "# load average before / after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 		grep -v '^#' "$OUT/asm.txt"
 	} >"$baseline"
 	echo "bench.sh: recorded $baseline" >&2
