@@ -59,6 +59,7 @@ type benchConfig struct {
 	record     string
 	timeout    time.Duration
 	maxTime    time.Duration
+	check      string
 	quiet      bool
 }
 
@@ -82,6 +83,7 @@ func runBench(args []string) error {
 	record := fs.String("record", "hdr", "how the measuring loop records latencies: hdr (into the histogram) or samples (into a preallocated slice, histogram built afterwards)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "abort if one measurement takes longer than this")
 	maxTime := fs.Duration("maxtime", time.Second, "stop a latency measurement after this much timed ping-pong even if -n round trips are not done (the kernel transports take ~100 µs per round trip under a hypervisor); 0: never")
+	check := fs.String("check", "full", "what receivers verify: full (sequence number, last word and a checksum of every byte) or ends (sequence number and last word only, like the C floor programs: for bandwidth comparisons with them)")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -90,7 +92,7 @@ func runBench(args []string) error {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
 	cfg := benchConfig{n: *n, tn: *tn, warmup: *warmup, jsonOut: *jsonOut, hgrmDir: *hgrm,
-		plotFile: *plot, record: *record, timeout: *timeout, maxTime: *maxTime, quiet: *quiet}
+		plotFile: *plot, record: *record, timeout: *timeout, maxTime: *maxTime, check: *check, quiet: *quiet}
 	var err error
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
 		return usagef("-sizes: %v", err)
@@ -117,6 +119,9 @@ func runBench(args []string) error {
 	}
 	if cfg.n < 0 || cfg.tn < 0 || cfg.warmup < -1 {
 		return usagef("-n, -tn and -warmup must not be negative")
+	}
+	if cfg.check != "full" && cfg.check != "ends" {
+		return usagef("-check: want full or ends, got %q", cfg.check)
 	}
 	if cfg.record != "hdr" && cfg.record != "samples" {
 		return usagef("-record: want hdr or samples, got %q", cfg.record)
@@ -296,6 +301,7 @@ type envInfo struct {
 	CPUs      []int    `json:"pinned_cpus,omitempty"`
 	NumCPU    int      `json:"num_cpu"`
 	Record    string   `json:"record"`
+	Check     string   `json:"check"`
 	Notes     []string `json:"notes,omitempty"`
 }
 
@@ -488,7 +494,7 @@ func runChildren(ctx context.Context, cfg *benchConfig, t *transport, sc setupCo
 			"-size", strconv.Itoa(sc.size), "-capacity", strconv.Itoa(sc.capacity),
 			"-n", strconv.Itoa(n), "-warmup", strconv.Itoa(warmup),
 			"-targs", joinArgs(sr.args), "-record", cfg.record, "-label", label,
-			"-maxtime", strconv.FormatInt(int64(cfg.maxTime), 10),
+			"-maxtime", strconv.FormatInt(int64(cfg.maxTime), 10), "-check", cfg.check,
 		}
 		if cpu := cfg.cpuFor(t, side); cpu >= 0 {
 			args = append(args, "-cpu", strconv.Itoa(cpu))
@@ -593,7 +599,7 @@ func environment(cfg *benchConfig) envInfo {
 	cpu, copyVariant := cpuDescription()
 	return envInfo{
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		CPU: cpu, Copy: copyVariant, CPUs: cfg.cpus, NumCPU: runtime.NumCPU(), Record: cfg.record,
+		CPU: cpu, Copy: copyVariant, CPUs: cfg.cpus, NumCPU: runtime.NumCPU(), Record: cfg.record, Check: cfg.check,
 	}
 }
 

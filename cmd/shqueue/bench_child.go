@@ -69,6 +69,7 @@ type childConfig struct {
 	progress  string // "tty" or "" (none)
 	label     string
 	record    string // "hdr" or "samples"
+	check     string // "full" or "ends" (see msgFormat.endsOnly)
 	maxTime   int64  // ns of timed round trips after which a latency run stops early; 0: none
 }
 
@@ -95,6 +96,7 @@ func runBenchChild(args []string) error {
 	fs.StringVar(&cfg.label, "label", "", "")
 	fs.StringVar(&cfg.record, "record", "hdr", "")
 	fs.Int64Var(&cfg.maxTime, "maxtime", 0, "")
+	fs.StringVar(&cfg.check, "check", "full", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -133,6 +135,7 @@ func runBenchChild(args []string) error {
 		if h.f, err = newMsgFormat(cfg.setup.size); err != nil {
 			return err
 		}
+		h.f.endsOnly = cfg.check == "ends"
 		h.f.init(ep.sendBuf())
 	}
 	if cfg.progress == "tty" {

@@ -21,6 +21,9 @@ func writeTable(w io.Writer, rep *report, cfg *benchConfig) error {
 		fmt.Fprintf(w, "processes not pinned\n")
 	}
 	fmt.Fprintf(w, "slot copy: %s\n", e.Copy)
+	if e.Check == "ends" {
+		fmt.Fprintf(w, "receivers check sequence numbers and last words only (-check ends), not checksums\n")
+	}
 	var listed []string
 	for _, r := range rep.Results {
 		if t := transportByName(r.Transport); t != nil && !slices.Contains(listed, t.base) && t.base == t.name {
