@@ -83,8 +83,9 @@ func memcpyAVX2(dst, src *byte, n int)
 // aligned body, then SFENCE, so the data is globally visible before the
 // caller publishes the slot. It must equal copyGeneric. Worth it only for
 // messages of several MiB passed to a consumer on another core: in
-// the cross-core ring (TestMeasureRing) it beats the built-in copy by 2-15%
-// at 4 MiB and 9-11% at 8 MiB, and loses 30-90% below 2 MiB (docs/asm.md).
+// the cross-core ring (TestMeasureRing) it beats the built-in copy by 8-11%
+// at 8 MiB, is a coin toss at 4 MiB and loses 25-75% at 1 MiB and below
+// (docs/asm.md).
 //
 //go:noescape
 func memcpyAVX2NT(dst, src *byte, n int)
@@ -102,8 +103,8 @@ func memcpyAVX512(dst, src *byte, n int)
 
 // memcpyAVX512NT is memcpyAVX512 with non-temporal stores (VMOVNTDQ) for the
 // aligned body, then SFENCE. It must equal copyGeneric. Worth it, like
-// memcpyAVX2NT, only for multi-MiB messages crossing cores (BenchmarkRing:
-// +10% at 4 MiB; 0.25-0.75x below 1 MiB).
+// memcpyAVX2NT, only for multi-MiB messages crossing cores (ring: 1.08-1.11x
+// at 8 MiB; 0.39-0.68x at 1 MiB and below).
 //
 //go:noescape
 func memcpyAVX512NT(dst, src *byte, n int)

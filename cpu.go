@@ -180,19 +180,22 @@ const (
 	avx2MaxSize = 512
 	// avx512InMaxSize: into the segment (enqueue), measured in the
 	// cross-core ring, where the consumer's reads of the producer's lines
-	// dominate: AVX-512 wins up to 4 KiB (512 B: 1.06x, 1 KiB: 1.02x, 4 KiB:
-	// 1.04x) and loses at 16 KiB (0.89-0.91x) and from 1 MiB (0.78-0.92x);
-	// AVX2 loses at every size (0.83-0.93x up to 4 KiB), so CPUs without
-	// usable AVX-512 enqueue with the built-in copy.
+	// dominate and the variant matters little: AVX-512 gains up to 1 KiB
+	// (512 B: 1.06-1.07x, 1 KiB: 1.02-1.09x), is neutral at 4 KiB
+	// (0.98-1.04x; 1.34x on one thread, which the producer's CPU time
+	// follows) and loses at 16 KiB (0.89-0.92x). AVX2 does not win in the
+	// ring (0.83-1.02x), so CPUs without usable AVX-512 enqueue with the
+	// built-in copy.
 	avx512InMaxSize = 4 << 10
 	// ntMinSize: from here non-temporal stores into the segment win in the
-	// cross-core ring (4 MiB: 1.02-1.15x, 8 MiB: 1.09-1.11x, both widths).
-	// Below they lose everywhere (2 MiB: 0.86x, 64 KiB: 0.62-0.69x, 4 KiB:
-	// 0.25-0.50x): the consumer then reads the message from memory instead
-	// of from the producer's cache, and SFENCE waits for the write-combining
-	// buffers to drain. The 7-13% gains at 4-64 KiB seen elsewhere do not
-	// show on this machine.
-	ntMinSize = 4 << 20
+	// cross-core ring (8 MiB: 1.08-1.11x in both runs that measured it;
+	// 4 MiB: 0.97-1.15x over three runs, so not taken). Below they lose
+	// (1 MiB: 0.67-0.74x, 64 KiB: 0.59-0.69x, 4 KiB: 0.25-0.50x): the
+	// consumer then reads the message from memory instead of from the
+	// producer's cache, and SFENCE waits for the write-combining buffers to
+	// drain. The 7-13% gains at 4-64 KiB reported elsewhere do not show on
+	// this machine.
+	ntMinSize = 8 << 20
 )
 
 // autoPolicy chooses from the detected features and the measured thresholds.
