@@ -64,8 +64,16 @@ func processAlive(pid int, start uint64) bool {
 	if zombie {
 		return false
 	}
-	return start == 0 || s == start
+	// A reused pid belongs to a process started after the recorded one
+	// died: long after, since the kernel cycles through the whole pid range
+	// first. The tolerance covers user-mode emulators (qemu-user), which
+	// report their own, slightly later, start time in /proc/self/stat.
+	return start == 0 || (s >= start && s-start <= startTolerance) || (start > s && start-s <= startTolerance)
 }
+
+// startTolerance is how far (in clock ticks, 1/100 s on Linux) a recorded
+// start time may be from the one /proc reports for the same process.
+const startTolerance = 200
 
 func (q *Queue) entry(i int) procEntry {
 	return procEntry{base: unsafe.Add(q.base, offProcTable+uintptr(i)*procEntrySize)}

@@ -567,8 +567,15 @@ func (q *Queue) enqueue(msg []byte) bool {
 			}
 			// The message must be visible before the sequence number that
 			// publishes it: a sync/atomic store orders every earlier store
-			// (and copySlot fences its non-temporal stores itself).
-			atomic.StoreUint64((*uint64)(slot), fullSeq(pos))
+			// (and copySlot fences its non-temporal stores itself). The
+			// publish must also come before the sleeper check below in
+			// every observer's view, or a consumer that registers as a
+			// sleeper at that moment would sleep through this message. A
+			// swap is an atomic read-modify-write, which keeps that order
+			// even where a store-release followed by a load-acquire does not
+			// (user-mode emulators of arm64 on amd64 hosts); on amd64
+			// atomic.Store is already an XCHG, so it costs nothing there.
+			atomic.SwapUint64((*uint64)(slot), fullSeq(pos))
 			if atomic.LoadUint32(q.emptySleepers) != 0 {
 				wakeAll(q.notEmpty)
 			}
