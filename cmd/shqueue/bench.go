@@ -39,6 +39,10 @@ after another so that ratios compare figures taken moments apart:
   sysvmsg           SysV message queues (Linux; sizes up to kernel.msgmax)
   raw               the floor: one atomic counter bounced through a SysV
                     segment, no queue logic (latency only, 8-byte counter)
+  unix-1cpu, pipe-1cpu, sysvmsg-1cpu
+                    the kernel transports with both processes on one CPU,
+                    where a hand-off needs no cross-CPU wake-up; ratios
+                    compare shqueue with the faster placement
 
 Every message carries a sequence number and a checksum the receiver verifies;
 any mismatch aborts the run with an error. With no flags the whole comparison
@@ -82,7 +86,7 @@ func runBench(args []string) error {
 	plot := fs.String("plot", "", "draw the latency percentile curves into `file`.svg")
 	record := fs.String("record", "hdr", "how the measuring loop records latencies: hdr (into the histogram) or samples (into a preallocated slice, histogram built afterwards)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "abort if one measurement takes longer than this")
-	maxTime := fs.Duration("maxtime", time.Second, "stop a latency measurement after this much timed ping-pong even if -n round trips are not done (the kernel transports take ~100 µs per round trip under a hypervisor); 0: never")
+	maxTime := fs.Duration("maxtime", time.Second, "stop a measurement after this much timed traffic even if -n round trips (or -tn messages) are not done: cross-CPU kernel transports take ~100 µs per round trip under a hypervisor; the warm-up gets a tenth; 0: never")
 	check := fs.String("check", "full", "what receivers verify: full (sequence number, last word and a checksum of every byte) or ends (sequence number and last word only, like the C floor programs: for bandwidth comparisons with them)")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
