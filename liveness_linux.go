@@ -2,8 +2,10 @@ package shqueue
 
 import (
 	"bytes"
-	"os"
 	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // procStartTime returns the start time of process pid in clock ticks since
@@ -14,24 +16,48 @@ import (
 // the zombie state tells a killed child that its parent has not reaped yet:
 // kill(pid, 0) succeeds on both, though neither will ever finish its claim.
 func procStartTime(pid int) (start uint64, zombie, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	// A fixed buffer and raw system calls: this runs on a waiter's path, which
+	// must not allocate. The line is far shorter than the buffer (the command
+	// name is at most 16 bytes).
+	var path [32]byte
+	p := append(path[:0], "/proc/"...)
+	p = strconv.AppendInt(p, int64(pid), 10)
+	p = append(p, "/stat\x00"...)
+	fd, err := unix.Open(unsafe.String(&p[0], len(p)-1), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, false, false
 	}
+	var buf [1024]byte
+	n, err := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if err != nil || n <= 0 {
+		return 0, false, false
+	}
+	b := buf[:n]
 	// The command name (field 2) is in parentheses and may contain spaces and
 	// parentheses itself: the fields after it start after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return 0, false, false
 	}
-	fields := bytes.Fields(b[i+1:])
-	// fields[0] is field 3 (state); field 22 is fields[19].
-	if len(fields) < 20 {
+	// Field 3 (the state) is the first after the ')'; field 22 the 20th.
+	var fields [20][]byte
+	nf := 0
+	for _, f := range bytes.Fields(b[i+1:]) {
+		if nf == len(fields) {
+			break
+		}
+		fields[nf] = f
+		nf++
+	}
+	if nf < len(fields) {
 		return 0, false, false
 	}
-	start, err = strconv.ParseUint(string(fields[19]), 10, 64)
-	if err != nil {
-		return 0, false, false
+	for _, c := range fields[19] {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+		start = start*10 + uint64(c-'0')
 	}
 	return start, fields[0][0] == 'Z', true
 }

@@ -41,6 +41,8 @@ type procAttach struct {
 	FullSleep  uint32    // producers of this handle asleep now
 }
 
+var selfPID = os.Getpid()
+
 var selfStart = func() uint64 {
 	s, _, _ := procStartTime(os.Getpid())
 	return s
@@ -51,6 +53,11 @@ var selfStart = func() uint64 {
 func processAlive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
+	}
+	if pid == selfPID {
+		// This process is running: its own claims are never recovered,
+		// whatever /proc says (and user-mode emulators say odd things).
+		return true
 	}
 	if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
 		return false

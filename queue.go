@@ -427,27 +427,48 @@ type shiftWatch struct {
 	since      time.Time
 }
 
-// shiftCorruptAfter is how long head and tail must stand still in an
-// impossible state before EnqueueShift calls the segment corrupt.
-const shiftCorruptAfter = 10 * time.Millisecond
+// Limits after which EnqueueShift calls a segment corrupt when head and tail
+// stand still: in a state no operation produces, or in a legitimate wait
+// whose claimant no record names.
+const (
+	shiftCorruptAfter = 10 * time.Millisecond
+	shiftUnknownAfter = time.Second
+)
 
-// checkShift tells a slow producer from a corrupt segment. The only state in
-// which a full queue legitimately cannot drop its oldest message is the head
-// slot claimed (tail == head+capacity) and not yet published (seq == 2*head).
+// checkShift tells a slow process from a corrupt segment. A full queue
+// legitimately cannot make room while the head slot is claimed by a producer
+// that has not published (tail == head+capacity, seq == 2*head), or while the
+// tail slot is still held by the consumer of the previous lap (head has passed
+// tail-capacity, its slot is not released). Either claimant is on record (its
+// owner word or intent); if it dies, recovery settles the slot.
 func (q *Queue) checkShift(w *shiftWatch) {
 	head := atomic.LoadUint64(q.head)
 	tail := atomic.LoadUint64(q.tail)
-	seq := atomic.LoadUint64((*uint64)(q.slot(head)))
-	if tail == head+q.capacity && seq == freeSeq(head) {
-		w.since = time.Time{}
-		return
+	headSeq := atomic.LoadUint64((*uint64)(q.slot(head)))
+	tailSeq := atomic.LoadUint64((*uint64)(q.slot(tail)))
+	legit, claimed, consumer := false, uint64(0), false
+	switch {
+	case tail == head+q.capacity && headSeq == freeSeq(head):
+		legit, claimed = true, head
+	case tail >= q.capacity && head > tail-q.capacity && tailSeq&^seqAbandoned == fullSeq(tail-q.capacity):
+		legit, claimed, consumer = true, tail-q.capacity, true
+	}
+	if legit {
+		if known, _ := q.claimant(q.slot(claimed), claimed, consumer); known {
+			w.since = time.Time{}
+			return
+		}
 	}
 	if w.since.IsZero() || head != w.head || tail != w.tail {
 		w.head, w.tail, w.since = head, tail, time.Now()
 		return
 	}
-	if time.Since(w.since) > shiftCorruptAfter {
-		panic(keyErr("enqueue", q.key, ErrCorrupt, "head %d, tail %d, head slot sequence %#x: no progress possible", head, tail, seq))
+	limit := shiftCorruptAfter
+	if legit {
+		limit = shiftUnknownAfter
+	}
+	if time.Since(w.since) > limit {
+		panic(keyErr("enqueue", q.key, ErrCorrupt, "head %d, tail %d, head slot sequence %#x, tail slot sequence %#x: no progress possible", head, tail, headSeq, tailSeq))
 	}
 }
 
@@ -658,6 +679,9 @@ func (q *Queue) release(slot unsafe.Pointer, pos, seq uint64, counter *uint64) {
 func (q *Queue) dropOldest() {
 	pos := atomic.LoadUint64(q.head)
 	if atomic.LoadUint64(q.tail) < pos+q.capacity {
+		// Not full: the tail slot is still held by the consumer of the
+		// previous lap (or, if it died, by nobody: recover it).
+		q.noteMiss(false)
 		return
 	}
 	slot := q.slot(pos)

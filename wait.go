@@ -96,10 +96,18 @@ func (q *Queue) sleep(ctx context.Context, consumer bool, try func() bool) (bool
 			}
 			if ctx.Done() != nil {
 				// A cancelled context wakes this sleeper at once rather
-				// than at the end of the slice.
-				stop := context.AfterFunc(ctx, func() { wakeAll(word) })
+				// than at the end of the slice. If the wake has started,
+				// wait for it to finish: the handle may be closed next,
+				// and the word must not be touched after that.
+				woken := make(chan struct{})
+				stop := context.AfterFunc(ctx, func() {
+					wakeAll(word)
+					close(woken)
+				})
 				futexWait(word, seen, timeout)
-				stop()
+				if !stop() {
+					<-woken
+				}
 			} else {
 				futexWait(word, seen, timeout)
 			}
