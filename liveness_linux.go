@@ -23,10 +23,11 @@ func procStartTime(pid int) (start uint64, zombie, ok bool) {
 	p := append(path[:0], "/proc/"...)
 	p = strconv.AppendInt(p, int64(pid), 10)
 	p = append(p, "/stat\x00"...)
-	fd, err := unix.Open(unsafe.String(&p[0], len(p)-1), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	r, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&p[0])), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+	if errno != 0 {
 		return 0, false, false
 	}
+	fd := int(r)
 	var buf [1024]byte
 	n, err := unix.Read(fd, buf[:])
 	unix.Close(fd)
@@ -43,11 +44,15 @@ func procStartTime(pid int) (start uint64, zombie, ok bool) {
 	// Field 3 (the state) is the first after the ')'; field 22 the 20th.
 	var fields [20][]byte
 	nf := 0
-	for _, f := range bytes.Fields(b[i+1:]) {
-		if nf == len(fields) {
+	for rest := b[i+1:]; nf < len(fields); {
+		for len(rest) > 0 && rest[0] == ' ' {
+			rest = rest[1:]
+		}
+		end := bytes.IndexAny(rest, " \n")
+		if end <= 0 {
 			break
 		}
-		fields[nf] = f
+		fields[nf], rest = rest[:end], rest[end:]
 		nf++
 	}
 	if nf < len(fields) {
@@ -61,3 +66,7 @@ func procStartTime(pid int) (start uint64, zombie, ok bool) {
 	}
 	return start, fields[0][0] == 'Z', true
 }
+
+// atFDCWD is AT_FDCWD (-100), a variable so it converts to a system-call
+// argument at run time.
+var atFDCWD = int64(unix.AT_FDCWD)
