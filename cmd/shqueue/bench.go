@@ -47,6 +47,11 @@ after another so that ratios compare figures taken moments apart:
 Every message carries a sequence number and a checksum the receiver verifies;
 any mismatch aborts the run with an error. With no flags the whole comparison
 takes well under a minute on a 2-CPU machine.
+
+Then, for each shqueue wait strategy, the cost of waiting: wake-up latency
+from sleep (a consumer blocked on an empty queue for -wakepause, then one
+message; -wakeups times) and the CPU a consumer blocked on an empty queue
+uses over -idle.
 `
 
 // benchConfig is what the flags decide.
@@ -65,6 +70,10 @@ type benchConfig struct {
 	maxTime    time.Duration
 	check      string
 	quiet      bool
+	// The wake section (bench_wake.go).
+	wakeups   int
+	wakePause time.Duration
+	idle      time.Duration
 }
 
 func runBench(args []string) error {
@@ -89,6 +98,9 @@ func runBench(args []string) error {
 	maxTime := fs.Duration("maxtime", time.Second, "stop a measurement after this much timed traffic even if -n round trips (or -tn messages) are not done: cross-CPU kernel transports take ~100 µs per round trip under a hypervisor; the warm-up gets a tenth; 0: never")
 	check := fs.String("check", "full", "what receivers verify: full (sequence number, last word and a checksum of every byte) or ends (sequence number and last word only, like the C floor programs: for bandwidth comparisons with them)")
 	quiet := fs.Bool("q", false, "no progress on stderr")
+	wakeups := fs.Int("wakeups", 2000, "wake-ups from sleep to time per shqueue wait strategy (0: skip)")
+	wakePause := fs.Duration("wakepause", time.Millisecond, "how long the consumer waits on an empty queue before each wake-up (an adaptive waiter sleeps after about 220µs)")
+	idle := fs.Duration("idle", time.Second, "how long a consumer blocks on an empty queue to measure its idle CPU, per shqueue wait strategy (0: skip)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -96,7 +108,8 @@ func runBench(args []string) error {
 		return usagef("unexpected arguments %q", fs.Args())
 	}
 	cfg := benchConfig{n: *n, tn: *tn, warmup: *warmup, jsonOut: *jsonOut, hgrmDir: *hgrm,
-		plotFile: *plot, record: *record, timeout: *timeout, maxTime: *maxTime, check: *check, quiet: *quiet}
+		plotFile: *plot, record: *record, timeout: *timeout, maxTime: *maxTime, check: *check, quiet: *quiet,
+		wakeups: *wakeups, wakePause: *wakePause, idle: *idle}
 	var err error
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
 		return usagef("-sizes: %v", err)
@@ -123,6 +136,9 @@ func runBench(args []string) error {
 	}
 	if cfg.n < 0 || cfg.tn < 0 || cfg.warmup < -1 {
 		return usagef("-n, -tn and -warmup must not be negative")
+	}
+	if cfg.wakeups < 0 || cfg.idle < 0 || cfg.wakePause <= 0 {
+		return usagef("-wakeups and -idle must not be negative, -wakepause must be positive")
 	}
 	if cfg.check != "full" && cfg.check != "ends" {
 		return usagef("-check: want full or ends, got %q", cfg.check)
@@ -294,6 +310,8 @@ func queueCapacity(size int) int {
 type report struct {
 	Env     envInfo   `json:"env"`
 	Results []*result `json:"results"`
+	// Wake is the cost of waiting per shqueue wait strategy (bench_wake.go).
+	Wake []*wakeResult `json:"wake,omitempty"`
 }
 
 type envInfo struct {
@@ -418,6 +436,9 @@ func runAll(ctx context.Context, cfg *benchConfig, stderr io.Writer) (*report, e
 		}
 	}
 	computeRatios(results)
+	if err := runWake(ctx, cfg, rep, stderr); err != nil {
+		return rep, err
+	}
 	return rep, nil
 }
 
@@ -465,8 +486,8 @@ func runPhase(ctx context.Context, cfg *benchConfig, ph phase, r *result, label 
 
 // runChildren sets the transport up, runs the two sides as child processes
 // and returns what side 0 printed. Whatever happens, both children are gone
-// and the transport is torn down when it returns.
-func runChildren(ctx context.Context, cfg *benchConfig, t *transport, sc setupConfig, roles [2]string, n, warmup int, label string, tty bool) (_ []byte, err error) {
+// and the transport is torn down when it returns. extra flags go to both.
+func runChildren(ctx context.Context, cfg *benchConfig, t *transport, sc setupConfig, roles [2]string, n, warmup int, label string, tty bool, extra ...string) (_ []byte, err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding this program to re-execute: %w", err)
@@ -500,6 +521,7 @@ func runChildren(ctx context.Context, cfg *benchConfig, t *transport, sc setupCo
 			"-targs", joinArgs(sr.args), "-record", cfg.record, "-label", label,
 			"-maxtime", strconv.FormatInt(int64(cfg.maxTime), 10), "-check", cfg.check,
 		}
+		args = append(args, extra...)
 		if cpu := cfg.cpuFor(t, side); cpu >= 0 {
 			args = append(args, "-cpu", strconv.Itoa(cpu))
 		}

@@ -38,6 +38,10 @@ type childResult struct {
 	// Allocs counts heap allocations in the measuring process between the
 	// first and the last timed message: it must be 0.
 	Allocs uint64 `json:"allocs"`
+	// The wake section (bench_wake.go): recorded wake-ups that found the
+	// consumer asleep, and an idle waiter's CPU time over ElapsedNs.
+	Asleep int64 `json:"asleep,omitempty"`
+	CPUNs  int64 `json:"cpu_ns,omitempty"`
 }
 
 // Latency histograms hold one-way nanoseconds from 1 ns to 100 s with three
@@ -71,6 +75,7 @@ type childConfig struct {
 	record    string // "hdr" or "samples"
 	check     string // "full" or "ends" (see msgFormat.endsOnly)
 	maxTime   int64  // ns of timed round trips after which a latency run stops early; 0: none
+	pause     int64  // wake section: ns before each wake-up, or of idle waiting
 }
 
 // faultEnv makes side 1 corrupt the message with the given sequence number.
@@ -97,6 +102,7 @@ func runBenchChild(args []string) error {
 	fs.StringVar(&cfg.record, "record", "hdr", "")
 	fs.Int64Var(&cfg.maxTime, "maxtime", 0, "")
 	fs.StringVar(&cfg.check, "check", "full", "")
+	fs.Int64Var(&cfg.pause, "pause", 0, "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -116,7 +122,8 @@ func runBenchChild(args []string) error {
 		}
 	}
 	side := 1
-	if cfg.role == roleLatencyInitiator || cfg.role == roleThroughputCons {
+	switch cfg.role {
+	case roleLatencyInitiator, roleThroughputCons, roleWakeConsumer, roleIdleWaiter:
 		side = 0
 	}
 	ep, err := cfg.transport.open(side, cfg.setup, cfg.targs)
@@ -157,6 +164,13 @@ func runBenchChild(args []string) error {
 		res, err = h.throughputConsumer()
 	case roleThroughputProd:
 		err = h.throughputProducer()
+	case roleWakeConsumer:
+		res, err = h.wakeConsumer()
+	case roleWakeSender:
+		err = h.wakeSender()
+	case roleIdleWaiter:
+		res, err = h.idleWaiter()
+	case roleIdlePeer: // nothing to do: the waiter's queue stays empty
 	default:
 		err = fmt.Errorf("unknown role %q", cfg.role)
 	}

@@ -118,7 +118,7 @@ func writeTable(w io.Writer, rep *report, cfg *benchConfig) error {
 	if len(notes) > 0 {
 		fmt.Fprintf(w, "\nshqueue capacity (about 1 MiB of slots): %s\n", strings.Join(notes, ", "))
 	}
-	return nil
+	return writeWakeTable(w, rep)
 }
 
 // fmtNs prints nanoseconds below 100 µs and switches units above.

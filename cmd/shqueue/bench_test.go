@@ -33,7 +33,8 @@ func shqueueBinary(t *testing.T) string {
 
 // Tiny counts: the test checks that every transport runs, verifies its
 // messages and reports, not how fast anything is.
-var tinyBench = []string{"bench", "-sizes", "64,4096", "-n", "300", "-warmup", "30", "-tn", "600", "-maxtime", "300ms", "-q"}
+var tinyBench = []string{"bench", "-sizes", "64,4096", "-n", "300", "-warmup", "30", "-tn", "600", "-maxtime", "300ms", "-q",
+	"-wakeups", "50", "-idle", "200ms"}
 
 func TestBenchJSONHasEveryTransport(t *testing.T) {
 	exe := shqueueBinary(t)
@@ -96,6 +97,8 @@ func TestBenchJSONHasEveryTransport(t *testing.T) {
 		}
 	}
 
+	checkWakeSection(t, &rep)
+
 	// The plot is well-formed XML with a curve per measured transport.
 	b, err := os.ReadFile(svg)
 	if err != nil {
@@ -127,7 +130,8 @@ func TestBenchTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"Latency", "Throughput", "shqueue-spin", "pipe", "raw", "p99.99", "msgs/s", "vs pipe"} {
+	for _, want := range []string{"Latency", "Throughput", "shqueue-spin", "pipe", "raw", "p99.99", "msgs/s", "vs pipe",
+		"Waking from sleep", "busy-spin", "idle CPU"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -157,6 +161,9 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"bench", "-sizes", "63"},
 		{"bench", "-transports", "carrier-pigeon"},
 		{"bench", "-cpus", "0"},
+		{"bench", "-wakeups", "-1"},
+		{"bench", "-wakepause", "0s"},
+		{"bench", "-idle", "-1s"},
 		{"no-such-command"},
 	} {
 		err := exec.Command(exe, args...).Run()
@@ -240,6 +247,38 @@ func TestQueueCapacity(t *testing.T) {
 	for size, want := range map[int]int{64: 4096, 512: 2048, 4096: 256, 65536: 16, 1 << 20: 16} {
 		if got := queueCapacity(size); got != want {
 			t.Errorf("queueCapacity(%d) = %d, want %d", size, got, want)
+		}
+	}
+}
+
+// checkWakeSection: the JSON has the wake section for both wait strategies,
+// with every figure present and in order. Nothing about speed: the machine
+// may be loaded.
+func checkWakeSection(t *testing.T, rep *report) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range rep.Wake {
+		seen[r.Wait] = true
+		if r.Size != wakeSize || waitOf[r.Transport].String() != r.Wait {
+			t.Errorf("wake %s: size %d, wait %q", r.Transport, r.Size, r.Wait)
+		}
+		u := r.Wakeup
+		if u == nil {
+			t.Errorf("wake %s: no wake-up result", r.Transport)
+		} else if u.WakeUps != 50 || u.PauseNs <= 0 || u.Asleep < 0 || u.Asleep > u.WakeUps ||
+			!(0 < u.P50 && u.P50 <= u.P90 && u.P90 <= u.P99 && u.P99 <= u.P999 && u.P999 <= u.Max) || u.Mean <= 0 {
+			t.Errorf("wake %s: bad wake-up figures %+v", r.Transport, u)
+		}
+		i := r.Idle
+		if i == nil {
+			t.Errorf("wake %s: no idle result", r.Transport)
+		} else if i.WallNs <= 0 || i.CPUNs < 0 || i.CPUPercent < 0 {
+			t.Errorf("wake %s: bad idle figures %+v", r.Transport, i)
+		}
+	}
+	for _, w := range []string{"adaptive", "busy-spin"} {
+		if !seen[w] {
+			t.Errorf("wake section lacks the %s wait strategy: %+v", w, rep.Wake)
 		}
 	}
 }
