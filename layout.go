@@ -14,8 +14,8 @@ package shqueue
 //	  1024  8192  attached-process table: procEntries entries of 64 bytes
 //	  9216     …  slots, slotStride bytes each
 //
-// A slot is a 64-bit sequence word, a 64-bit owner word (who claimed the slot
-// in its current lap, for crash recovery) and the message. Messages of up to
+// A slot is a 64-bit sequence word, a 64-bit owner word (the consumer that
+// claimed the slot in its current lap, for crash recovery) and the message. Messages of up to
 // 48 bytes share the cache line of their sequence word, so a hand-off moves one
 // line; larger messages start on the next 64-byte boundary, so the vector copy
 // stores whole aligned lines and the sequence line is the only extra one.

@@ -12,10 +12,10 @@ import (
 // claim — a producer between its tail CAS and its publish, a consumer between
 // its head CAS and its release — every process behind that position waits
 // forever, unless someone finishes the claim for it. The waiter stuck behind
-// the claim does: after stallGrace it identifies the claimant (the slot's owner
-// word, or, if the claimant died before writing it, the intent in its table
-// entry), asks the system whether that process still runs, and only if it does
-// not, settles the slot with a CAS on its sequence word:
+// the claim does: after stallGrace it identifies the claimant (a consumer's
+// owner word in the slot, or the intent in the claimant's table entry), asks
+// the system whether that process still runs, and only if it does not,
+// settles the slot with a CAS on its sequence word:
 //
 //   - a dead producer's slot becomes "published, abandoned": consumers pass
 //     over it without reading (counted Lost);
@@ -25,6 +25,11 @@ import (
 // A claimant that is alive is never overridden, however slow, so no live
 // process's message is torn or lost; the dead process's in-flight message is
 // the only loss.
+//
+// One case has no exact answer: goroutines sharing one handle share its
+// intent words, so a producer claim can go unrecorded when a sibling's intent
+// overwrote it. Such a claim is settled only after unrecordedGrace, and only
+// while the table holds a dead process: nothing else could have left it.
 
 const (
 	// stallGrace is how long a waiter watches one unfinished claim before it
@@ -35,6 +40,9 @@ const (
 	// misses it looks for a stalled claim, so a caller that only polls with
 	// Try still gets past a dead process.
 	missesPerCheck = 1024
+	// unrecordedGrace is how long a claim nobody is recorded for must stand
+	// before it is taken for a dead process's (see above).
+	unrecordedGrace = 5 * time.Second
 )
 
 func (q *Queue) noteMiss(consumer bool) {
@@ -69,18 +77,20 @@ func (q *Queue) checkStall(consumer bool) {
 	now := time.Now().UnixNano()
 	if q.stallPos.Load() != mark {
 		q.stallPos.Store(mark)
-		q.stallSince.Store(now)
+		q.stallFirst.Store(now)
+		q.stallLast.Store(now)
 		return
 	}
-	if time.Duration(now-q.stallSince.Load()) < stallGrace {
+	if time.Duration(now-q.stallLast.Load()) < stallGrace {
 		return
 	}
-	q.stallSince.Store(now)
+	q.stallLast.Store(now)
+	stalled := time.Duration(now - q.stallFirst.Load())
 	var recovered bool
 	if consumer {
-		recovered = q.recoverProducerClaim(pos)
+		recovered = q.recoverProducerClaim(pos, stalled)
 	} else {
-		recovered = q.recoverConsumerClaim(pos)
+		recovered = q.recoverConsumerClaim(pos, stalled)
 	}
 	if recovered {
 		q.reclaimDead()
@@ -94,14 +104,15 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// recoverProducerClaim abandons position pos if a dead producer holds it.
-func (q *Queue) recoverProducerClaim(pos uint64) bool {
+// recoverProducerClaim abandons position pos if a dead producer holds it;
+// stalled is how long the claim has stood.
+func (q *Queue) recoverProducerClaim(pos uint64, stalled time.Duration) bool {
 	slot := q.slot(pos)
 	seqp := (*uint64)(slot)
 	if atomic.LoadUint64(seqp) != freeSeq(pos) || atomic.LoadUint64(q.tail) <= pos {
 		return false
 	}
-	if known, alive := q.claimant(slot, pos, false); !known || alive {
+	if !q.claimantDead(slot, pos, false, stalled) {
 		return false
 	}
 	if !atomic.CompareAndSwapUint64(seqp, freeSeq(pos), fullSeq(pos)|seqAbandoned) {
@@ -114,15 +125,16 @@ func (q *Queue) recoverProducerClaim(pos uint64) bool {
 	return true
 }
 
-// recoverConsumerClaim releases position pos if a dead consumer holds it.
-func (q *Queue) recoverConsumerClaim(pos uint64) bool {
+// recoverConsumerClaim releases position pos if a dead consumer holds it;
+// stalled is how long the claim has stood.
+func (q *Queue) recoverConsumerClaim(pos uint64, stalled time.Duration) bool {
 	slot := q.slot(pos)
 	seqp := (*uint64)(slot)
 	seq := atomic.LoadUint64(seqp)
 	if seq&^seqAbandoned != fullSeq(pos) || atomic.LoadUint64(q.head) <= pos {
 		return false
 	}
-	if known, alive := q.claimant(slot, pos, true); !known || alive {
+	if !q.claimantDead(slot, pos, true, stalled) {
 		return false
 	}
 	if !atomic.CompareAndSwapUint64(seqp, seq, freeSeq(pos+q.capacity)) {
@@ -139,9 +151,31 @@ func (q *Queue) recoverConsumerClaim(pos uint64) bool {
 	return true
 }
 
+// claimantDead reports whether the claim on pos was made by a process that
+// is gone: one on record and dead, or, with no record at all, one that has
+// stood for unrecordedGrace while a dead process is in the table.
+func (q *Queue) claimantDead(slot unsafe.Pointer, pos uint64, consumer bool, stalled time.Duration) bool {
+	known, alive := q.claimant(slot, pos, consumer)
+	if known {
+		return !alive
+	}
+	return stalled >= unrecordedGrace && q.deadAttached()
+}
+
+// deadAttached reports whether the table holds an entry of a dead process.
+func (q *Queue) deadAttached() bool {
+	for i := 0; i < procEntries; i++ {
+		e := q.entry(i)
+		if pid := e.pid(); pid != 0 && !processAlive(pid, e.start()) {
+			return true
+		}
+	}
+	return false
+}
+
 // claimant finds who holds the claim on pos (as a consumer or a producer) and
 // whether that process is alive. known is false when no record names a
-// claimant: then nothing may be recovered.
+// claimant.
 func (q *Queue) claimant(slot unsafe.Pointer, pos uint64, consumer bool) (known, alive bool) {
 	owner := atomic.LoadUint64(u64At(slot, offSlotOwner))
 	idx := int(owner>>ownerEntryShift) - 1

@@ -76,8 +76,10 @@ func (q *Queue) block(ctx context.Context, consumer bool, try func() bool) error
 // sleep registers as a sleeper, tries once more, and sleeps until woken, ctx
 // is done or sleepSlice passes. Registering before the last try is what makes
 // wake-ups impossible to lose: a waker publishes and then reads the sleeper
-// count, a sleeper counts itself and then tries, and with sequentially
-// consistent atomics at least one of the two sees the other.
+// count, a sleeper counts itself and then tries, and with a full barrier
+// between the two steps on both sides at least one of them sees the other.
+// The sleeper's barrier is sleeperBarrier, which also stands in for the
+// wakers' (fence_linux.go).
 func (q *Queue) sleep(ctx context.Context, consumer bool, try func() bool) (bool, error) {
 	word, total, mine := q.notFull, q.fullSleepers, q.me.u32(offProcFullSlp)
 	if consumer {
@@ -85,6 +87,7 @@ func (q *Queue) sleep(ctx context.Context, consumer bool, try func() bool) (bool
 	}
 	atomic.AddUint32(mine, 1)
 	atomic.AddUint32(total, 1)
+	sleeperBarrier()
 	seen := atomic.LoadUint32(word)
 	ok := try()
 	var err error

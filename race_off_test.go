@@ -1,0 +1,5 @@
+//go:build !race
+
+package shqueue
+
+const raceEnabled = false
