@@ -9,13 +9,15 @@ import (
 type WaitStrategy uint8
 
 const (
-	// Adaptive spins with the CPU's spin-wait hint for a few microseconds,
-	// then yields the processor, then sleeps on a futex word in the segment
+	// Adaptive spins for a few microseconds (the first attempts hot, the
+	// rest with the CPU's spin-wait hint), then yields the processor, then
+	// sleeps on a futex word in the segment
 	// until a producer (or consumer) wakes it. An idle waiter costs almost
 	// nothing; a waiter that sleeps pays a system call's latency to wake.
 	Adaptive WaitStrategy = iota
-	// BusySpin never leaves the CPU: the lowest latency, a whole core per
-	// waiter.
+	// BusySpin never leaves the CPU and spins without the spin-wait hint:
+	// the lowest latency, a whole core per waiter (and, on a core shared
+	// with a hyperthread sibling, a slower sibling).
 	BusySpin
 )
 
