@@ -313,9 +313,10 @@ func shmAttachReadOnly(key, id int) (*segment, error) {
 	return &segment{key: key, id: id, mem: mem}, nil
 }
 
-// viewQueue builds the fields of a Queue that the read paths use (positions,
-// counters, sleeper counts, slot addressing). It takes no table entry: self
-// stays -1, and Close must never be called on the result.
+// viewQueue builds the fields of a Queue that every path uses (positions,
+// counters, sleeper counts, slot addressing) from a validated geometry. It
+// takes no table entry: self stays -1. newQueue adds the rest for a handle;
+// Close must never be called on a bare view.
 func viewQueue(seg *segment, g geometry) *Queue {
 	base := unsafe.Pointer(&seg.mem[0])
 	q := &Queue{

@@ -247,35 +247,10 @@ func readGeometry(seg *segment, info segInfo) (geometry, error) {
 }
 
 func newQueue(seg *segment, g geometry, o options) (*Queue, error) {
-	base := unsafe.Pointer(&seg.mem[0])
-	q := &Queue{
-		base:          base,
-		slots:         unsafe.Add(base, g.slotsStart),
-		capacity:      g.capacity,
-		stride:        uintptr(g.slotStride),
-		dataOff:       uintptr(g.dataOffset),
-		msgSize:       int(g.msgSize),
-		inKind:        pickCopy(int(g.msgSize), true),
-		outKind:       pickCopy(int(g.msgSize), false),
-		wait:          o.wait,
-		tail:          u64At(base, offTail),
-		head:          u64At(base, offHead),
-		notEmpty:      u32At(base, offNotEmptyWord),
-		emptySleepers: u32At(base, offEmptySleepers),
-		notFull:       u32At(base, offNotFullWord),
-		fullSleepers:  u32At(base, offFullSleepers),
-		overwritten:   u64At(base, offOverwritten),
-		lostEnq:       u64At(base, offLostEnq),
-		skipped:       u64At(base, offSkipped),
-		lostDeq:       u64At(base, offLostDeq),
-		key:           seg.key,
-		self:          -1,
-		seg:           seg,
-		geo:           g,
-	}
-	if g.capacity&(g.capacity-1) == 0 {
-		q.pow2, q.mask = true, g.capacity-1
-	}
+	q := viewQueue(seg, g)
+	q.inKind = pickCopy(int(g.msgSize), true)
+	q.outKind = pickCopy(int(g.msgSize), false)
+	q.wait = o.wait
 	self, err := q.takeEntry()
 	if err != nil {
 		return nil, err
