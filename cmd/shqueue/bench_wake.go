@@ -195,7 +195,16 @@ func writeWakeTable(w io.Writer, rep *report) error {
 		}
 		fmt.Fprintln(tw, row)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rep.Wake {
+		if r.Wakeup != nil && time.Duration(r.Wakeup.PauseNs) < minSleepPause {
+			fmt.Fprintf(w, "pause below %v: an adaptive consumer may still be spinning or yielding, not asleep\n", minSleepPause)
+			break
+		}
+	}
+	return nil
 }
 
 // monoClock reads CLOCK_MONOTONIC, which every process on the host shares:
