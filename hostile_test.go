@@ -60,7 +60,14 @@ func shiftOrCorrupt(t testing.TB, q *Queue, msg []byte) {
 }
 
 // hostileQueue creates a queue and a second raw attachment of its segment.
+// Scribbles can fake the one legitimate long wait of EnqueueShift (a claim in
+// flight) with no claimant on record: it then gives up after
+// shiftUnknownAfter, which these tests shorten so that every call returns in
+// milliseconds.
 func hostileQueue(t testing.TB, words, capacity uint32) (*Queue, []byte) {
+	saved := shiftUnknownAfter
+	shiftUnknownAfter = 20 * time.Millisecond
+	t.Cleanup(func() { shiftUnknownAfter = saved })
 	q := newTestQueue(t, words, capacity, WithWait(BusySpin))
 	raw, err := shmAttach(q.Key(), q.seg.id)
 	if err != nil {

@@ -406,10 +406,14 @@ type shiftWatch struct {
 // Limits after which EnqueueShift calls a segment corrupt when head and tail
 // stand still: in a state no operation produces, or in a legitimate wait
 // whose claimant no record names.
-const (
-	shiftCorruptAfter = 10 * time.Millisecond
-	shiftUnknownAfter = 30 * time.Second
-)
+// Hostile-segment tests shorten shiftUnknownAfter so each call returns fast.
+const shiftCorruptAfter = 10 * time.Millisecond
+
+var shiftUnknownAfter = 30 * time.Second
+
+// maxPos bounds a plausible position: the sequence word holds twice the
+// position plus a flag bit, and nothing runs 2^61 operations.
+const maxPos = 1 << 61
 
 // checkShift tells a slow process from a corrupt segment. A full queue
 // legitimately cannot make room while the head slot is claimed by a producer
@@ -424,6 +428,8 @@ func (q *Queue) checkShift(w *shiftWatch) {
 	tailSeq := atomic.LoadUint64((*uint64)(q.slot(tail)))
 	legit, claimed, consumer := false, uint64(0), false
 	switch {
+	case tail >= maxPos || head > tail || tail-head > q.capacity:
+		// Positions no sequence of operations produces.
 	case tail == head+q.capacity && headSeq == freeSeq(head):
 		legit, claimed = true, head
 	case tail >= q.capacity && head > tail-q.capacity && tailSeq&^seqAbandoned == fullSeq(tail-q.capacity):
