@@ -407,3 +407,8 @@ func byteSize(n int) string {
 	}
 	return fmt.Sprintf("%dB", n)
 }
+
+// CopyPlan describes, in one line, the CPU features this package detected
+// and the slot-copy routine it uses for each message size and direction
+// (what SHQUEUE_CPU can force): for logs and benchmark reports.
+func CopyPlan() string { return cpuSummary() }

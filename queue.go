@@ -291,6 +291,12 @@ func (q *Queue) Cap() int { return int(q.capacity) }
 // MsgSize returns the message size in bytes (8 × the words given to Create).
 func (q *Queue) MsgSize() int { return q.msgSize }
 
+// CopyVariants names the slot-copy routines this handle uses for its
+// message size: into the segment (enqueue) and out of it (dequeue).
+func (q *Queue) CopyVariants() (enqueue, dequeue string) {
+	return q.inKind.String(), q.outKind.String()
+}
+
 // Len returns how many messages the queue holds now (claimed positions count:
 // a message being written or read counts as in the queue). 0 once closed.
 func (q *Queue) Len() int {

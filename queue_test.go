@@ -3,6 +3,7 @@ package shqueue
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -349,6 +350,21 @@ func TestNoAllocs(t *testing.T) {
 	} {
 		if n := testing.AllocsPerRun(1000, f); n != 0 {
 			t.Errorf("%s: %v allocs per run", name, n)
+		}
+	}
+}
+
+// TestCopyVariants: a handle reports the copy routines it uses, the ones the
+// dispatch picks for its size, and CopyPlan names them.
+func TestCopyVariants(t *testing.T) {
+	for _, words := range []uint32{1, 8, 64, 512, 2048} {
+		q := newTestQueue(t, words, 2)
+		enq, deq := q.CopyVariants()
+		if enq != pickCopy(q.MsgSize(), true).String() || deq != pickCopy(q.MsgSize(), false).String() {
+			t.Fatalf("%d bytes: CopyVariants = %s, %s", q.MsgSize(), enq, deq)
+		}
+		if plan := CopyPlan(); !strings.Contains(plan, enq) || !strings.Contains(plan, deq) {
+			t.Fatalf("CopyPlan %q does not name %s and %s", plan, enq, deq)
 		}
 	}
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/klauspost/cpuid/v2"
 )
 
-// cpuDescription names the processor and the features shqueue's slot copy
-// can use. The library chooses its copy routine internally; until it exports
-// that choice, the bench reports what cpuid says the routine can choose from.
+// cpuDescription names the processor and the slot-copy plan the library
+// chose for it (shqueue.CopyPlan); the feature list is the fallback should
+// the plan be empty.
 func cpuDescription() (cpu, copyVariant string) {
 	c := cpuid.CPU
 	cpu = strings.TrimSpace(c.BrandName)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/shqueue/shqueue"
@@ -135,8 +134,5 @@ func (e *shqueueEndpoint) close() error {
 // library (it does not export it), so the caller falls back to listing the
 // CPU features it chooses from.
 func libraryCopyVariant() string {
-	if v := os.Getenv("SHQUEUE_CPU"); v != "" {
-		return "forced with SHQUEUE_CPU=" + v
-	}
-	return ""
+	return shqueue.CopyPlan()
 }
