@@ -426,3 +426,23 @@ func ringTrial(cpus [2]int, size, slots, msgs int, copyIn, copyOut func(dst, src
 	wg.Wait()
 	return elapsed
 }
+
+// BenchmarkSlotIndex compares capacities that are and are not powers of two:
+// a position maps to its slot with a mask in the first case and with a
+// 64-bit division in the second (queue.go's slot).
+//
+//	BenchmarkSlotIndex/cap=<n>
+func BenchmarkSlotIndex(b *testing.B) {
+	for _, capacity := range []uint32{64, 63} {
+		b.Run(fmt.Sprintf("cap=%d", capacity), func(b *testing.B) {
+			q := newTestQueue(b, 8, capacity)
+			msg, buf := make([]byte, 64), make([]byte, 64)
+			b.SetBytes(64)
+			b.ReportAllocs()
+			for b.Loop() {
+				q.EnqueueTry(msg)
+				q.DequeueTry(buf)
+			}
+		})
+	}
+}
