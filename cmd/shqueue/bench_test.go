@@ -12,23 +12,49 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// shqueueBinary builds the tool once per test binary run: the bench command
-// re-executes itself, so it has to run as the real program, not as a test.
+// shqueueBinary builds the tool once per test binary run (the bench command
+// re-executes itself, so it has to run as the real program, not as a test),
+// and every test that runs the tool shares the build.
 func shqueueBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the tool")
 	}
-	exe := filepath.Join(t.TempDir(), "shqueue")
-	cmd := exec.Command("go", "build", "-o", exe, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
+	toolOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shqueue-tool-")
+		if err != nil {
+			toolErr = err
+			return
+		}
+		toolDir = dir
+		toolExe = filepath.Join(dir, "shqueue")
+		cmd := exec.Command("go", "build", "-o", toolExe, ".")
+		cmd.Stderr = os.Stderr
+		toolErr = cmd.Run()
+	})
+	if toolErr != nil {
+		t.Fatalf("go build: %v", toolErr)
 	}
-	return exe
+	return toolExe
+}
+
+var (
+	toolOnce         sync.Once
+	toolDir, toolExe string
+	toolErr          error
+)
+
+// TestMain removes the shared build when the tests are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if toolDir != "" {
+		os.RemoveAll(toolDir)
+	}
+	os.Exit(code)
 }
 
 // Tiny counts: the test checks that every transport runs, verifies its

@@ -128,23 +128,8 @@ func testMsg(i int) []byte {
 	return []byte(fmt.Sprintf("msg-%04d:abcdefghijklmnopqrstuvw", i)) // 32 bytes
 }
 
-// opsBinary builds the tool into the test's temporary directory.
-func opsBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the tool")
-	}
-	exe := filepath.Join(t.TempDir(), "shqueue")
-	cmd := exec.Command("go", "build", "-o", exe, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	return exe
-}
-
 func TestOps(t *testing.T) {
-	exe := opsBinary(t)
+	exe := shqueueBinary(t)
 
 	t.Run("queue", func(t *testing.T) { testOpsQueue(t, exe) })
 	t.Run("errors", func(t *testing.T) { testOpsErrors(t, exe) })
