@@ -119,7 +119,7 @@ func Inspect(key int) (*Info, error) {
 	if err := checkKey("inspect", key); err != nil {
 		return nil, err
 	}
-	id, err := shmLookup(key)
+	id, err := shmLookup("inspect", key)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func Peek(key, n int) ([]PeekedMessage, error) {
 	if n < 0 {
 		return nil, keyErr("peek", key, ErrInvalidArg, "negative count %d", n)
 	}
-	id, err := shmLookup(key)
+	id, err := shmLookup("peek", key)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func Remove(key int) error {
 	if err := checkKey("remove", key); err != nil {
 		return err
 	}
-	id, err := shmLookup(key)
+	id, err := shmLookup("remove", key)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func RemoveStale(keys ...int) ([]int, error) {
 			if checkKey("remove", key) != nil {
 				continue
 			}
-			if id, err := shmLookup(key); err == nil {
+			if id, err := shmLookup("list", key); err == nil {
 				candidates = append(candidates, candidate{key, id})
 			}
 		}
@@ -297,7 +297,7 @@ func withReadOnly(key, id int, waitForCreator bool, f func(*queueView) error) er
 			return keyErr("inspect", key, ErrInvalidMagic, "magic %#x", magic)
 		}
 	}
-	g, err := readGeometry(seg, stat)
+	g, err := readGeometry("inspect", seg, stat)
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func initSegment(mem []byte, g geometry) {
 // removeLeftover removes the segment for key if it is a shqueue that no process
 // has attached, so Create can make it anew.
 func removeLeftover(key int) error {
-	id, err := shmLookup(key)
+	id, err := shmLookup("create", key)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func Open(key int, opts ...Option) (*Queue, error) {
 	if err := checkKey("open", key); err != nil {
 		return nil, err
 	}
-	id, err := shmLookup(key)
+	id, err := shmLookup("open", key)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func Open(key int, opts ...Option) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := readGeometry(seg, info)
+	g, err := readGeometry("open", seg, info)
 	if err == nil {
 		var q *Queue
 		if q, err = newQueue(seg, g, o); err == nil {
@@ -214,8 +214,9 @@ func Open(key int, opts ...Option) (*Queue, error) {
 	return nil, err
 }
 
-// readGeometry validates a segment's header and returns its geometry.
-func readGeometry(seg *segment, info segInfo) (geometry, error) {
+// readGeometry validates a segment's header and returns its geometry; op
+// names the caller's operation in an error.
+func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 	base := unsafe.Pointer(&seg.mem[0])
 	magic := atomic.LoadUint64(u64At(base, offMagic))
 	// A creator may still be writing the header: give it a moment.
@@ -224,24 +225,24 @@ func readGeometry(seg *segment, info segInfo) (geometry, error) {
 		magic = atomic.LoadUint64(u64At(base, offMagic))
 	}
 	if magic != layoutMagic {
-		return geometry{}, keyErr("open", seg.key, ErrInvalidMagic, "magic %#x", magic)
+		return geometry{}, keyErr(op, seg.key, ErrInvalidMagic, "magic %#x", magic)
 	}
 	if v := atomic.LoadUint32(u32At(base, offVersion)); v != layoutVersion {
-		return geometry{}, keyErr("open", seg.key, ErrBadVersion, "layout version %d, this library reads %d", v, layoutVersion)
+		return geometry{}, keyErr(op, seg.key, ErrBadVersion, "layout version %d, this library reads %d", v, layoutVersion)
 	}
 	msgSize := atomic.LoadUint64(u64At(base, offMsgSize))
 	capacity := atomic.LoadUint64(u64At(base, offCapacity))
 	if msgSize == 0 || msgSize%8 != 0 || msgSize/8 > maxMsgWords || capacity == 0 || capacity > maxCapacity {
-		return geometry{}, keyErr("open", seg.key, ErrCorrupt, "message size %d, capacity %d", msgSize, capacity)
+		return geometry{}, keyErr(op, seg.key, ErrCorrupt, "message size %d, capacity %d", msgSize, capacity)
 	}
 	g := newGeometry(msgSize/8, capacity)
 	if atomic.LoadUint64(u64At(base, offSlotStride)) != g.slotStride ||
 		atomic.LoadUint64(u64At(base, offDataOffset)) != g.dataOffset ||
 		atomic.LoadUint64(u64At(base, offSlotsStart)) != g.slotsStart {
-		return geometry{}, keyErr("open", seg.key, ErrCorrupt, "slot layout does not match message size %d", msgSize)
+		return geometry{}, keyErr(op, seg.key, ErrCorrupt, "slot layout does not match message size %d", msgSize)
 	}
 	if g.total > uint64(len(seg.mem)) {
-		return geometry{}, keyErr("open", seg.key, ErrCorrupt, "%d slots of %d bytes need %d bytes, segment has %d", capacity, g.slotStride, g.total, len(seg.mem))
+		return geometry{}, keyErr(op, seg.key, ErrCorrupt, "%d slots of %d bytes need %d bytes, segment has %d", capacity, g.slotStride, g.total, len(seg.mem))
 	}
 	return g, nil
 }

@@ -37,11 +37,12 @@ func shmCreateExcl(key, size int, mode uint32) (int, error) {
 	return id, nil
 }
 
-// shmLookup returns the id of the existing segment for key.
-func shmLookup(key int) (int, error) {
+// shmLookup returns the id of the existing segment for key; op names the
+// caller's operation in an error.
+func shmLookup(op string, key int) (int, error) {
 	id, err := unix.SysvShmGet(key, 0, 0)
 	if err != nil {
-		return 0, mapErrno("open", key, err)
+		return 0, mapErrno(op, key, err)
 	}
 	return id, nil
 }
