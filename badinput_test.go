@@ -337,3 +337,35 @@ func init() {
 		return 0
 	})
 }
+
+// TestTooManyHandles: the attached-process table holds procEntries handles;
+// one more is refused with ErrTooManyProcs, and a closed handle's entry is
+// free again.
+func TestTooManyHandles(t *testing.T) {
+	q := newTestQueue(t, 1, 1)
+	var handles []*Queue
+	defer func() {
+		for _, h := range handles {
+			h.Close()
+		}
+	}()
+	for len(handles) < procEntries-1 {
+		h, err := Open(q.Key())
+		if err != nil {
+			t.Fatalf("Open number %d: %v", len(handles)+2, err)
+		}
+		handles = append(handles, h)
+	}
+	if h, err := Open(q.Key()); !errors.Is(err, ErrTooManyProcs) {
+		if h != nil {
+			h.Close()
+		}
+		t.Fatalf("Open past %d handles = %v, want ErrTooManyProcs", procEntries, err)
+	}
+	handles[0].Close()
+	h, err := Open(q.Key())
+	if err != nil {
+		t.Fatalf("Open after a Close: %v", err)
+	}
+	handles[0] = h
+}

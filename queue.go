@@ -390,6 +390,14 @@ func (q *Queue) mustMsg(op string, msg []byte) {
 	}
 }
 
+// mustLen is mustMsg for the Try calls, which have already answered false
+// for a closed handle.
+func (q *Queue) mustLen(op string, msg []byte) {
+	if len(msg) != q.msgSize {
+		q.mustMsg(op, msg)
+	}
+}
+
 // EnqueueShift adds msg; if the queue is full it drops the oldest message
 // (counted in Stats as Overwritten) to make room. If the oldest message is
 // still being written, it waits for its producer (or, should that process have
@@ -471,7 +479,7 @@ func (q *Queue) EnqueueTry(msg []byte) bool {
 	if q.closed.Load() {
 		return false
 	}
-	q.mustMsg("enqueue", msg)
+	q.mustLen("enqueue", msg)
 	if q.enqueue(msg) {
 		return true
 	}
@@ -501,7 +509,7 @@ func (q *Queue) DequeueTry(buf []byte) bool {
 	if q.closed.Load() {
 		return false
 	}
-	q.mustMsg("dequeue", buf)
+	q.mustLen("dequeue", buf)
 	if q.dequeue(buf) {
 		return true
 	}
@@ -633,7 +641,9 @@ func (q *Queue) dequeue(buf []byte) bool {
 			}
 			// Release the slot for the next lap. Nothing else writes a
 			// claimed slot's sequence word while its claimant lives:
-			// recovery settles only the claims of dead processes.
+			// recovery settles only claims whose claimant is on record
+			// and dead, or (recover.go) a claim on no record that has
+			// stood for 5 s while a dead process is in the table.
 			q.publish(seqp, freeSeq(pos+q.capacity))
 			if atomic.LoadUint32(q.fullSleepers) != 0 {
 				wakeAll(q.notFull)

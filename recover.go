@@ -22,14 +22,19 @@ import (
 //   - a dead consumer's slot is released for the next lap (the message it was
 //     reading is counted Lost).
 //
-// A claimant that is alive is never overridden, however slow, so no live
-// process's message is torn or lost; the dead process's in-flight message is
-// the only loss.
+// A claimant on record that is alive is never overridden, however slow, so
+// no live process's message is torn or lost; the dead process's in-flight
+// message is the only loss.
 //
 // One case has no exact answer: goroutines sharing one handle share its
-// intent words, so a producer claim can go unrecorded when a sibling's intent
-// overwrote it. Such a claim is settled only after unrecordedGrace, and only
-// while the table holds a dead process: nothing else could have left it.
+// intent words, so a claim can go unrecorded when a sibling's intent
+// overwrote it (for a consumer, only until its owner-word store right after
+// the claim). Such a claim is settled only after unrecordedGrace, and only
+// while the table holds a dead process: otherwise every survivor behind it
+// would wait forever. The price is a residual risk: a live goroutine stalled
+// for those 5 s inside its claim, at a moment another process had died, would
+// have its slot settled under it and could then tear one message. One handle
+// per concurrently producing goroutine keeps every claim on record.
 
 const (
 	// stallGrace is how long a waiter watches one unfinished claim before it
