@@ -133,5 +133,5 @@ func ExampleWithWait() {
 	defer queue.Close()
 	defer queue.Delete()
 	fmt.Println(queue.MsgSize(), queue.Cap(), queue.Stats())
-	// Output: 64 1024 {0 0 0 0}
+	// Output: 64 1024 {0 0 0 0 0}
 }
