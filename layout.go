@@ -54,6 +54,7 @@ const (
 	offSkipped     = 400 // uint64, of those, slots consumers have passed over
 	offLostDeq     = 408 // uint64, messages a dead consumer claimed and never released
 	offStalled     = 416 // uint64, Try calls that gave up waiting for a live process's unfinished operation
+	offAborted     = 424 // uint64, zero-copy claims given up with Abort (zerocopy.go)
 
 	offNotEmptyWord  = 512 // uint32 futex word: bumped when a message is published
 	offEmptySleepers = 516 // uint32: consumers asleep (or about to sleep) on notEmpty

@@ -57,6 +57,22 @@ import (
 // by a CAS on a word of process memory (laneBusy); the same word tells Close
 // that a call is inside the handle.
 //
+// Runs. A batch (batch.go) claims a run of n consecutive positions
+// [pos, pos+n) with one CAS of tail (or head) from pos to pos+n, after seeing
+// every slot of the run ready: free for its position (seq == 2*p) for a
+// producer, published for a consumer. No one else can claim a position at or
+// past tail, so the slots stay as seen until the CAS. Its record is one word
+// too: recEnq or recDeq, the recRun bit, n-1 in bits 55-60 and pos in bits
+// 0-54, so a run holds at most maxRun (64) positions and starts below
+// runPosLimit (2^55); a longer batch takes several claims, and one further out
+// (after 2^55 operations) one position at a time with the plain record. A
+// run of one is always recorded plainly. Recovery (recover.go) finds a run's
+// record from any position inside it, and settles a dead claimant's slots
+// one position after the other. A zero-copy claim or read (zerocopy.go) is a
+// run of one whose lane stays taken until Commit, Abort or Release: laneBusy
+// then holds a word naming the position, so a stale copy of the value is told
+// from the lane's current holder.
+//
 // Exact answers. A slot that is not ready does not by itself mean the queue is
 // full or empty: the consumer of the previous lap may be copying out (head
 // has moved, so there is room), or the producer of pos may be copying in
@@ -84,7 +100,25 @@ const (
 	recShift    uint64 = 3 << 62 // EnqueueShift: claiming pos-capacity from head and then pos
 	recKindMask uint64 = 3 << 62
 	recPosMask  uint64 = 1<<62 - 1
+
+	// A run of positions (see "Runs"): recEnq or recDeq with recRun set,
+	// the length less one at recRunShift and the first position below.
+	recRun       uint64 = 1 << 61
+	recRunShift         = 55
+	runPosLimit  uint64 = 1 << recRunShift
+	maxRun       uint64 = 64
+	recRunLenMax uint64 = maxRun - 1
 )
+
+// recordSpan decodes a record into its kind and the positions [pos, pos+n)
+// it names.
+func recordSpan(record uint64) (kind, pos, n uint64) {
+	kind = record & recKindMask
+	if record&recRun != 0 {
+		return kind, record & (runPosLimit - 1), (record>>recRunShift)&recRunLenMax + 1
+	}
+	return kind, record & recPosMask, 1
+}
 
 // opResult is what one attempt at an operation found.
 type opResult uint8
@@ -406,12 +440,28 @@ func wake(sleepers, word *uint32) {
 // lost (its process died before clearing it) may read as in flight while the
 // real claimant works; that only delays the reuse of its table entry.
 func (q *Queue) recordInFlight(record uint64) bool {
-	pos := record & recPosMask
-	switch record & recKindMask {
+	kind, pos, n := recordSpan(record)
+	switch kind {
 	case recEnq:
-		return atomic.LoadUint64(q.tail) > pos && atomic.LoadUint64(seqWord(q.slot(pos))) == freeSeq(pos)
+		if atomic.LoadUint64(q.tail) <= pos {
+			return false
+		}
+		for p := pos; p < pos+n; p++ {
+			if atomic.LoadUint64(seqWord(q.slot(p))) == freeSeq(p) {
+				return true
+			}
+		}
+		return false
 	case recDeq:
-		return atomic.LoadUint64(q.head) > pos && atomic.LoadUint64(seqWord(q.slot(pos)))&^seqAbandoned == fullSeq(pos)
+		if atomic.LoadUint64(q.head) <= pos {
+			return false
+		}
+		for p := pos; p < pos+n; p++ {
+			if atomic.LoadUint64(seqWord(q.slot(p)))&^seqAbandoned == fullSeq(p) {
+				return true
+			}
+		}
+		return false
 	case recShift:
 		old := pos - q.capacity
 		return pos >= q.capacity && atomic.LoadUint64(q.head) > old && atomic.LoadUint64(seqWord(q.slot(pos)))&^seqAbandoned == fullSeq(old)

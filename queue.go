@@ -53,6 +53,7 @@ type Queue struct {
 	notEmpty, emptySleepers                         *uint32
 	notFull, fullSleepers                           *uint32
 	overwritten, lostEnq, skipped, lostDeq, stalled *uint64
+	aborted                                         *uint64
 	lanes                                           unsafe.Pointer // this handle's claim records in the table
 	selfEntry                                       procEntry
 
@@ -85,6 +86,10 @@ type Stats struct {
 	// Stalled counts Try calls that answered full or empty after waiting
 	// their TryWait for a live process stopped in the middle of an operation.
 	Stalled uint64
+	// Aborted counts zero-copy claims given up with Claim.Abort: each took a
+	// position that consumers pass over, and none is a message (not in
+	// Enqueued, Dequeued or Lost).
+	Aborted uint64
 }
 
 // Create makes a new queue for key with messages of words 64-bit words
@@ -296,6 +301,7 @@ func mapQueue(seg *segment, g geometry) *Queue {
 		skipped:       u64At(base, offSkipped),
 		lostDeq:       u64At(base, offLostDeq),
 		stalled:       u64At(base, offStalled),
+		aborted:       u64At(base, offAborted),
 		key:           seg.key,
 		self:          -1,
 		seg:           seg,
@@ -398,14 +404,16 @@ func (q *Queue) stats() Stats {
 	lostEnq := atomic.LoadUint64(q.lostEnq)
 	skipped := atomic.LoadUint64(q.skipped)
 	lostDeq := atomic.LoadUint64(q.lostDeq)
+	aborted := atomic.LoadUint64(q.aborted)
 	head := atomic.LoadUint64(q.head)
 	tail := atomic.LoadUint64(q.tail)
 	return Stats{
-		Enqueued:    sub0(tail, lostEnq),
+		Enqueued:    sub0(tail, lostEnq+aborted),
 		Dequeued:    sub0(head, overwritten+skipped+lostDeq),
 		Overwritten: overwritten,
 		Lost:        lostEnq + lostDeq,
 		Stalled:     atomic.LoadUint64(q.stalled),
+		Aborted:     aborted,
 	}
 }
 
@@ -513,7 +521,7 @@ func (q *Queue) EnqueueBlock(ctx context.Context, msg []byte) error {
 	case opClosed:
 		return keyErr("enqueue", q.key, ErrClosed, "")
 	}
-	return q.block(ctx, false, msg)
+	return q.block(ctx, false, msg, nil)
 }
 
 // DequeueTry moves the oldest message into buf if there is one and reports
@@ -546,7 +554,7 @@ func (q *Queue) DequeueBlock(ctx context.Context, buf []byte) error {
 	case opClosed:
 		return keyErr("dequeue", q.key, ErrClosed, "")
 	}
-	return q.block(ctx, true, buf)
+	return q.block(ctx, true, buf, nil)
 }
 
 func ctxDone(ctx context.Context) error {

@@ -95,8 +95,20 @@ func b2u(b bool) uint64 {
 }
 
 // recoverProducerClaim abandons position pos if its producer (or a shifter
-// that took it) is dead.
+// that took it) is dead, and then the positions after it that a dead
+// producer also holds (the rest of a dead batch's run), each checked on its
+// own.
 func (q *Queue) recoverProducerClaim(pos uint64) bool {
+	if !q.abandonDead(pos) {
+		return false
+	}
+	for p := pos + 1; q.abandonDead(p); p++ {
+	}
+	return true
+}
+
+// abandonDead abandons position pos if its producer is dead.
+func (q *Queue) abandonDead(pos uint64) bool {
 	// tail first: once tail has passed pos, a slot still showing the
 	// previous lap's message can only be a shifter's (protocol.go).
 	if atomic.LoadUint64(q.tail) <= pos {
@@ -120,8 +132,19 @@ func (q *Queue) recoverProducerClaim(pos uint64) bool {
 }
 
 // recoverConsumerClaim releases position pos if its consumer (or a shifter
-// that took it to drop it) is dead.
+// that took it to drop it) is dead, and then the positions after it that a
+// dead consumer also holds (the rest of a dead batch's run).
 func (q *Queue) recoverConsumerClaim(pos uint64) bool {
+	if !q.releaseDead(pos) {
+		return false
+	}
+	for p := pos + 1; q.releaseDead(p); p++ {
+	}
+	return true
+}
+
+// releaseDead releases position pos if its consumer is dead.
+func (q *Queue) releaseDead(pos uint64) bool {
 	if atomic.LoadUint64(q.head) <= pos {
 		return false
 	}
@@ -158,9 +181,9 @@ func (q *Queue) recoverConsumerClaim(pos uint64) bool {
 // process behind one of them still runs; shifter whether the dead claimant was
 // a shifter.
 func (q *Queue) claimant(pos uint64, consumer bool) (found, alive, shifter bool) {
-	a, b := recEnq|pos, recShift|pos
+	kind, b := recEnq, recShift|pos
 	if consumer {
-		a, b = recDeq|pos, recShift|(pos+q.capacity)
+		kind, b = recDeq, recShift|(pos+q.capacity)
 	}
 	for i := 0; i < procEntries; i++ {
 		e := q.entry(i)
@@ -169,7 +192,7 @@ func (q *Queue) claimant(pos uint64, consumer bool) (found, alive, shifter bool)
 		}
 		for l := 0; l < procLanes; l++ {
 			r := atomic.LoadUint64(e.lane(l))
-			if r != a && r != b {
+			if r != b && !recordNames(r, kind, pos) {
 				continue
 			}
 			if processAlive(e.pid(), e.start()) {
@@ -179,6 +202,13 @@ func (q *Queue) claimant(pos uint64, consumer bool) (found, alive, shifter bool)
 		}
 	}
 	return found, false, shifter
+}
+
+// recordNames reports whether a record of the given kind (recEnq or recDeq)
+// names pos, alone or inside a run.
+func recordNames(record, kind, pos uint64) bool {
+	k, start, n := recordSpan(record)
+	return k == kind && record != 0 && pos-start < n
 }
 
 // shiftWatch follows an EnqueueShift that makes no progress.

@@ -50,15 +50,19 @@ const (
 
 // block waits until the operation succeeds or ctx is done. consumer says
 // which side is waiting: consumers wait for a publish into buf, producers for
-// a release to publish buf. The call counts itself in waiters while it is
+// a release to publish buf; with h set, for a slot to hold in place instead
+// (zerocopy.go). The call counts itself in waiters while it is
 // inside, so Close waits for it to leave; it touches the segment only after
 // seeing the handle open.
-func (q *Queue) block(ctx context.Context, consumer bool, buf []byte) error {
+func (q *Queue) block(ctx context.Context, consumer bool, buf []byte, h *held) error {
 	q.waiters.Add(1)
 	defer q.waiters.Add(-1)
 	op := "enqueue"
 	if consumer {
 		op = "dequeue"
+	}
+	if h != nil {
+		op = h.op(consumer)
 	}
 	if q.closed.Load() {
 		return keyErr(op, q.key, ErrClosed, "")
@@ -69,7 +73,7 @@ func (q *Queue) block(ctx context.Context, consumer bool, buf []byte) error {
 		if i > hotSpins && q.wait != BusySpin {
 			spinPause(spinPausesPerTry)
 		}
-		if r := q.attempt(consumer, buf); r != opNotReady {
+		if r := q.attempt(consumer, buf, h); r != opNotReady {
 			return q.blockResult(op, r)
 		}
 		if i%triesPerCtxCheck != 0 {
@@ -91,7 +95,7 @@ func (q *Queue) block(ctx context.Context, consumer bool, buf []byte) error {
 	}
 	for time.Since(start) < spinBudget+yieldBudget {
 		runtime.Gosched()
-		if r := q.attempt(consumer, buf); r != opNotReady {
+		if r := q.attempt(consumer, buf, h); r != opNotReady {
 			return q.blockResult(op, r)
 		}
 		if err := ctxDone(ctx); err != nil {
@@ -106,7 +110,7 @@ func (q *Queue) block(ctx context.Context, consumer bool, buf []byte) error {
 		if q.checkStall(consumer) {
 			slice = min(slice, stallGrace)
 		}
-		if r, err := q.sleep(ctx, consumer, buf, slice); r != opNotReady || err != nil {
+		if r, err := q.sleep(ctx, consumer, buf, h, slice); r != opNotReady || err != nil {
 			if err != nil {
 				return err
 			}
@@ -116,7 +120,10 @@ func (q *Queue) block(ctx context.Context, consumer bool, buf []byte) error {
 }
 
 // attempt makes one quick attempt at a blocking call's operation.
-func (q *Queue) attempt(consumer bool, buf []byte) opResult {
+func (q *Queue) attempt(consumer bool, buf []byte, h *held) opResult {
+	if h != nil {
+		return q.holdSlot(consumer, false, h)
+	}
 	if consumer {
 		return q.dequeue(buf, false)
 	}
@@ -137,7 +144,7 @@ func (q *Queue) blockResult(op string, r opResult) error {
 // between the two steps on both sides at least one of them sees the other.
 // The sleeper's barrier is sleeperBarrier, which also stands in for the
 // wakers' (fence_linux.go).
-func (q *Queue) sleep(ctx context.Context, consumer bool, buf []byte, slice time.Duration) (opResult, error) {
+func (q *Queue) sleep(ctx context.Context, consumer bool, buf []byte, h *held, slice time.Duration) (opResult, error) {
 	word, total, mine := q.notFull, q.fullSleepers, q.selfEntry.fullSleepers()
 	if consumer {
 		word, total, mine = q.notEmpty, q.emptySleepers, q.selfEntry.emptySleepers()
@@ -146,7 +153,7 @@ func (q *Queue) sleep(ctx context.Context, consumer bool, buf []byte, slice time
 	atomic.AddUint32(total, 1)
 	sleeperBarrier()
 	seen := atomic.LoadUint32(word)
-	r := q.attempt(consumer, buf)
+	r := q.attempt(consumer, buf, h)
 	var err error
 	if r == opNotReady && !q.closed.Load() {
 		if err = ctxDone(ctx); err == nil {
