@@ -133,5 +133,68 @@ func ExampleWithWait() {
 	defer queue.Close()
 	defer queue.Delete()
 	fmt.Println(queue.MsgSize(), queue.Cap(), queue.Stats())
-	// Output: 64 1024 {0 0 0 0 0}
+	// Output: 64 1024 {0 0 0 0 0 0}
+}
+
+func ExampleQueue_EnqueueBatch() {
+	key, _ := shqueue.FindFreeKey()
+	queue, err := shqueue.Create(key, 1, 16) // 16 messages of 8 bytes
+	if err != nil {
+		panic(err)
+	}
+	defer queue.Close()
+	defer queue.Delete()
+
+	// A batch is whole messages back to back. Up to 64 ready slots are
+	// claimed at once; each message is published as soon as it is written.
+	msgs := []byte("message1message2message3")
+	n, err := queue.EnqueueBatch(context.Background(), msgs)
+	if err != nil {
+		panic(err) // n says how many went in before the error
+	}
+
+	// Take every ready message that fits, after waiting for the first.
+	buf := make([]byte, 8*queue.MsgSize())
+	got, err := queue.DequeueBatch(context.Background(), buf)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(n, got, string(buf[:got*queue.MsgSize()]))
+	// Output: 3 3 message1message2message3
+}
+
+func ExampleQueue_Claim() {
+	key, _ := shqueue.FindFreeKey()
+	queue, err := shqueue.Create(key, 8192, 4) // 64 KiB messages
+	if err != nil {
+		panic(err)
+	}
+	defer queue.Close()
+	defer queue.Delete()
+
+	// Write a message straight into its slot in the shared segment...
+	c, err := queue.Claim(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	b := c.Bytes()
+	copy(b, "a large message, written in place")
+	c.Commit() // b belongs to the queue from here on: do not touch it
+
+	// ...and read it where it lies.
+	m, err := queue.Read(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(m.Bytes()[:33]))
+	m.Release() // the bytes belong to the queue again
+
+	// A claim given up is passed over by consumers, not counted as a message.
+	c, _ = queue.ClaimTry()
+	c.Abort()
+	_, ok := queue.ReadTry()
+	fmt.Println(ok, queue.Stats().Aborted)
+	// Output:
+	// a large message, written in place
+	// false 1
 }
