@@ -1,5 +1,7 @@
 package main
 
+// create: a queue left behind for other processes to open.
+
 import (
 	"fmt"
 	"math"
@@ -8,8 +10,6 @@ import (
 
 	"github.com/shqueue/shqueue"
 )
-
-// create: a queue left behind for other processes to open.
 
 func init() {
 	register("create", "create a queue and detach, leaving it for others to open", queueCommand(runCreate))

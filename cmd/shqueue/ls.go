@@ -1,5 +1,7 @@
 package main
 
+// ls: the shqueue segments on this host, one row each.
+
 import (
 	"errors"
 	"fmt"
@@ -11,8 +13,6 @@ import (
 
 	"github.com/shqueue/shqueue"
 )
-
-// ls: the shqueue segments on this host, one row each.
 
 func init() {
 	register("ls", "list the shqueue segments on this host", queueCommand(runLs))

@@ -1,5 +1,7 @@
 package main
 
+// peek: the next messages of a queue, dumped without dequeuing them.
+
 import (
 	"encoding/hex"
 	"fmt"
@@ -7,8 +9,6 @@ import (
 
 	"github.com/shqueue/shqueue"
 )
-
-// peek: the next messages of a queue, dumped without dequeuing them.
 
 func init() {
 	register("peek", "dump the next messages of a queue without dequeuing them", queueCommand(runPeek))

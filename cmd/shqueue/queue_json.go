@@ -1,14 +1,14 @@
 package main
 
+// The -json shapes of the queue commands. Field names are part of the
+// tool's interface (see docs/operations.md); add fields, do not rename them.
+
 import (
 	"fmt"
 	"time"
 
 	"github.com/shqueue/shqueue"
 )
-
-// The -json shapes of the queue commands. Field names are part of the
-// tool's interface (see docs/operations.md); add fields, do not rename them.
 
 type statsJSON struct {
 	Enqueued    uint64 `json:"enqueued"`

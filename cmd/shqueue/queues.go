@@ -1,5 +1,12 @@
 package main
 
+// Helpers the queue commands (ls, stat, watch, peek, rm, create) share:
+// keys as arguments and as ipcs prints them, owners, times, and the two
+// judgements (stale, last open) the commands report. The commands format what
+// the library's read-only inspection API returns (shqueue.Inspect, Peek,
+// List); none of them knows the segment layout, and only rm and create change
+// anything.
+
 import (
 	"encoding/json"
 	"errors"
@@ -12,13 +19,6 @@ import (
 
 	"github.com/shqueue/shqueue"
 )
-
-// Helpers the queue commands (ls, stat, watch, peek, rm, create) share:
-// keys as arguments and as ipcs prints them, owners, times, and the two
-// judgements (stale, last open) the commands report. The commands format what
-// the library's read-only inspection API returns (shqueue.Inspect, Peek,
-// List); none of them knows the segment layout, and only rm and create change
-// anything.
 
 // parseKey reads a SysV key in decimal or 0x hex. Hex values above
 // 0x7fffffff stand for negative keys, as ipcs prints them.

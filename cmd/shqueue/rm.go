@@ -1,5 +1,7 @@
 package main
 
+// rm: mark queues for removal, by key or all the stale ones.
+
 import (
 	"errors"
 	"fmt"
@@ -7,8 +9,6 @@ import (
 
 	"github.com/shqueue/shqueue"
 )
-
-// rm: mark queues for removal, by key or all the stale ones.
 
 func init() {
 	register("rm", "mark queues for removal (-stale: those no live process uses)", queueCommand(runRm))

@@ -1,5 +1,7 @@
 package main
 
+// stat: one queue in full: geometry, length, counters, processes.
+
 import (
 	"fmt"
 	"os"
@@ -7,8 +9,6 @@ import (
 
 	"github.com/shqueue/shqueue"
 )
-
-// stat: one queue in full: geometry, length, counters, processes.
 
 func init() {
 	register("stat", "show a queue: geometry, length, counters, attached processes", queueCommand(runStat))

@@ -1,5 +1,7 @@
 package main
 
+// watch: a queue's counters as rates, one sample per interval.
+
 import (
 	"context"
 	"encoding/json"
@@ -13,8 +15,6 @@ import (
 
 	"github.com/shqueue/shqueue"
 )
-
-// watch: a queue's counters as rates, one sample per interval.
 
 func init() {
 	register("watch", "show a queue's counters as rates, every second until interrupted", queueCommand(runWatch))
