@@ -111,6 +111,8 @@ func runWatch(args []string) error {
 	return nil
 }
 
+// opsRate prints a rate with one decimal only where it says something: below
+// 100 per second and not a whole number.
 func opsRate(r float64) string {
 	if r >= 100 || r == math.Trunc(r) {
 		return strconv.FormatFloat(r, 'f', 0, 64)
