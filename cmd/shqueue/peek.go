@@ -32,11 +32,7 @@ func runPeek(args []string) error {
 	n := fs.Int("n", 10, "how many messages")
 	limit := fs.Int("bytes", 0, "dump at most this many bytes of each message (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON (message bytes in hex)")
-	rest, err := parseOpsArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	key, err := oneKey(rest)
+	key, err := parseKeyArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os/user"
@@ -38,11 +39,17 @@ func parseKey(s string) (int, error) {
 	return int(key), nil
 }
 
-func oneKey(args []string) (int, error) {
-	if len(args) != 1 {
-		return 0, usagef("want one KEY, got %d arguments", len(args))
+// parseKeyArgs parses the flags and the one KEY argument of a command that
+// takes a single queue.
+func parseKeyArgs(fs *flag.FlagSet, args []string) (int, error) {
+	rest, err := parseOpsArgs(fs, args)
+	if err != nil {
+		return 0, err
 	}
-	return parseKey(args[0])
+	if len(rest) != 1 {
+		return 0, usagef("want one KEY, got %d arguments", len(rest))
+	}
+	return parseKey(rest[0])
 }
 
 // keyHex formats a key as ipcs does.

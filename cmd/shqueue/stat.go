@@ -17,11 +17,7 @@ func init() {
 func runStat(args []string) error {
 	fs := newFlagSet("stat", "KEY")
 	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parseOpsArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	key, err := oneKey(rest)
+	key, err := parseKeyArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,7 @@ func runWatch(args []string) error {
 	interval := fs.Duration("interval", time.Second, "time between samples")
 	count := fs.Int("count", 0, "stop after this many samples (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per sample (JSON Lines)")
-	rest, err := parseOpsArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	key, err := oneKey(rest)
+	key, err := parseKeyArgs(fs, args)
 	if err != nil {
 		return err
 	}
