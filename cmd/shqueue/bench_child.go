@@ -183,6 +183,9 @@ func newHarness(cfg *childConfig, ep endpoint, side int) (*harness, error) {
 		}
 		h.f.endsOnly = cfg.check == "ends"
 		h.f.init(ep.sendBuf())
+		if m, ok := ep.(multiBuffer); ok {
+			m.initBuffers(h.f.init)
+		}
 	}
 	if cfg.progress == "tty" {
 		h.prog = newProgress(cfg.label)

@@ -141,6 +141,7 @@ func (h *harness) throughputConsumer() (*childResult, error) {
 	total := warmup + h.cfg.n      // what the producer sends at most
 	timedEnd := total
 	in := h.ep.recvBuf()
+	_, moving := h.ep.(inPlaceReceiver)
 	var allocs uint64
 	var started, elapsed int64
 	count := int64(-1)
@@ -149,6 +150,9 @@ func (h *harness) throughputConsumer() (*childResult, error) {
 		seq := uint64(k)
 		if err := h.ep.recv(); err != nil {
 			return nil, err
+		}
+		if moving {
+			in = h.ep.recvBuf()
 		}
 		if !h.f.check(in, seq) {
 			if h.f.check(in, stopSeq) && k > warmup {
@@ -186,18 +190,31 @@ func (h *harness) throughputConsumer() (*childResult, error) {
 func (h *harness) throughputProducer() error {
 	total := max(h.cfg.warmup, 1) + h.cfg.n
 	out := h.ep.sendBuf()
+	staged, isStaged := h.ep.(stagedSender)
 	begin := bench.Now()
 	limit := h.cfg.maxTime + h.cfg.maxTime/warmupShare
 	for k := 1; k <= total; k++ {
+		if isStaged {
+			out = h.ep.sendBuf()
+		}
 		h.f.stamp(out, uint64(k))
 		h.corruptIfFault(out, uint64(k))
 		if err := h.ep.send(); err != nil {
 			return err
 		}
 		if limit > 0 && k&producerClockMask == 0 && k < total && bench.Now()-begin >= limit {
+			if isStaged {
+				out = h.ep.sendBuf()
+			}
 			h.f.stamp(out, stopSeq)
-			return h.ep.send()
+			if err := h.ep.send(); err != nil {
+				return err
+			}
+			break
 		}
+	}
+	if isStaged {
+		return staged.flush()
 	}
 	return nil
 }

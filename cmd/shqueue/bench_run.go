@@ -56,7 +56,9 @@ func runAll(ctx context.Context, cfg *benchConfig, stderr io.Writer) (*report, e
 				r.Skipped = "needs CPU pinning"
 				continue
 			}
-			phases = append(phases, phase{t: t, size: size})
+			if !t.throughputOnly {
+				phases = append(phases, phase{t: t, size: size})
+			}
 			if t.throughput {
 				phases = append(phases, phase{t: t, size: size, throughput: true})
 			}

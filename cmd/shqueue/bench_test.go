@@ -167,7 +167,7 @@ func TestBenchTable(t *testing.T) {
 // A corrupted message must fail the run, for latency and throughput alike.
 func TestBenchDetectsCorruption(t *testing.T) {
 	exe := shqueueBinary(t)
-	for _, tr := range []string{"shqueue-spin", "pipe"} {
+	for _, tr := range []string{"shqueue-spin", "pipe", "shqueue-batch8", "shqueue-zc"} {
 		cmd := exec.Command(exe, "bench", "-transports", tr, "-sizes", "64", "-n", "200", "-warmup", "10", "-tn", "300", "-q")
 		cmd.Env = append(os.Environ(), faultEnv+"=57")
 		out, err := cmd.CombinedOutput()
@@ -305,6 +305,39 @@ func checkWakeSection(t *testing.T, rep *report) {
 	for _, w := range []string{"adaptive", "busy-spin"} {
 		if !seen[w] {
 			t.Errorf("wake section lacks the %s wait strategy: %+v", w, rep.Wake)
+		}
+	}
+}
+
+// The batch and zero-copy transports measure throughput only, every message
+// checked, with no allocation in the measuring process.
+func TestBenchBatchAndZeroCopy(t *testing.T) {
+	exe := shqueueBinary(t)
+	var names []string
+	for _, b := range batchSizes {
+		names = append(names, "shqueue-batch"+strconv.Itoa(b))
+	}
+	names = append(names, "shqueue-zc")
+	args := []string{"bench", "-q", "-json", "-transports", strings.Join(names, ","), "-sizes", "64,4096", "-tn", "3000", "-warmup", "300",
+		"-maxtime", "300ms", "-wakeups", "0", "-idle", "0"}
+	out, err := exec.Command(exe, args...).Output()
+	if err != nil {
+		t.Fatalf("shqueue %s: %v", strings.Join(args, " "), err)
+	}
+	var rep report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	seen := map[string]int{}
+	for _, r := range rep.Results {
+		seen[r.Transport]++
+		if r.Latency != nil || r.Throughput == nil || r.Throughput.Messages <= 0 || r.Throughput.Allocs != 0 {
+			t.Errorf("%s %d B: latency %+v, throughput %+v", r.Transport, r.Size, r.Latency, r.Throughput)
+		}
+	}
+	for _, name := range names {
+		if seen[name] != 2 {
+			t.Errorf("%s: %d results, want 2", name, seen[name])
 		}
 	}
 }

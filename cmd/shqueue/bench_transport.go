@@ -25,6 +25,9 @@ type transport struct {
 	about string // one line for the output
 	// throughput is false for transports that only make sense for latency.
 	throughput bool
+	// throughputOnly is true for transports whose latency is not measured
+	// (batches, bench_batch.go).
+	throughputOnly bool
 	// sameCPU runs both processes on one CPU (the measuring side's). Under
 	// a hypervisor a kernel transport's cross-CPU wake-up can cost tens of
 	// microseconds while a same-CPU hand-off costs one or two, so each
