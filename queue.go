@@ -313,7 +313,8 @@ func mapQueue(seg *segment, g geometry) *Queue {
 }
 
 // Close detaches this handle from the segment. The queue itself stays (see
-// Delete). Closing twice returns an error wrapping ErrClosed; every other
+// Delete). It waits for every zero-copy Claim and Message the handle holds to
+// be committed, aborted or released, so it never unmaps bytes still in use. Closing twice returns an error wrapping ErrClosed; every other
 // method on a closed handle returns ErrClosed or false, or panics where it has
 // no way to report (EnqueueShift).
 func (q *Queue) Close() error {

@@ -23,6 +23,13 @@ import (
 //   - a dead consumer's slot is released for the next lap (the message it
 //     was reading is counted Lost).
 //
+// A batch's claim covers a run of positions (protocol.go, "Runs"): the
+// waiter finds its record from whichever position of the run it is stuck
+// at, and settles that slot and then each following one a dead claimant
+// holds, every one checked on its own, so a dead batch costs one stallGrace,
+// not one per slot. A zero-copy claim or read is a run of one held until
+// Commit or Release, and is settled the same way.
+//
 // A claimant that is alive is never overridden, however long it is stopped
 // or descheduled, so no live process's message is torn or lost; the dead
 // process's in-flight message is the only loss. A record whose CAS failed
