@@ -264,3 +264,41 @@ func TestRunRecords(t *testing.T) {
 	}
 	wantBatch(t, buf[:7*size], size, 3, 0)
 }
+
+// TestBatchTryExact: a batch Try does not answer 0 while the queue is
+// neither full nor empty but the slot it needs is still held by another
+// claim (here a zero-copy read or claim on the same handle, released a
+// moment later): it waits for that claim, as EnqueueTry and DequeueTry do.
+func TestBatchTryExact(t *testing.T) {
+	q := newTestQueue(t, 4, 2, WithTryWait(time.Minute))
+	size := q.MsgSize()
+	if q.EnqueueBatchTry(fillBatch(size, 1, 0, 2)) != 2 {
+		t.Fatal("could not fill the queue")
+	}
+	m, _ := q.ReadTry() // head moves on: room for one, in the slot m holds
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		m.Release()
+	}()
+	if n := q.EnqueueBatchTry(fillBatch(size, 1, 2, 2)); n != 1 {
+		t.Fatalf("EnqueueBatchTry with room behind a read in progress: %d, want 1", n)
+	}
+	buf := make([]byte, 2*size)
+	if n := q.DequeueBatchTry(buf); n != 2 {
+		t.Fatalf("DequeueBatchTry: %d, want 2", n)
+	}
+	wantBatch(t, buf, size, 1, 1)
+	c, _ := q.ClaimTry() // tail moves on: a message is coming
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		fillMsg(c.Bytes(), 1, 3)
+		c.Commit()
+	}()
+	if n := q.DequeueBatchTry(buf); n != 1 {
+		t.Fatalf("DequeueBatchTry with a message being written: %d, want 1", n)
+	}
+	wantBatch(t, buf[:size], size, 1, 3)
+	if st := q.Stats(); st.Stalled != 0 || st.Enqueued != 4 || st.Dequeued != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
