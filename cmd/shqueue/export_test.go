@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -237,30 +236,6 @@ func TestExportFollowsAQueue(t *testing.T) {
 	if info.Stats.Lost != uint64(want.lost) {
 		t.Errorf("lost: exported %v, Inspect says %d", want.lost, info.Stats.Lost)
 	}
-}
-
-// holdQueue starts a copy of this test binary that opens the queue and waits
-// to be killed (opsHoldEnv), and returns once it has attached.
-func holdQueue(t *testing.T, key int) *exec.Cmd {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child := exec.Command(self, "-test.run=^$")
-	child.Env = append(os.Environ(), opsHoldEnv+"="+strconv.Itoa(key))
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
-	if line, err := bufio.NewReader(out).ReadString('\n'); line != "attached\n" {
-		t.Fatalf("child: %q, %v", line, err)
-	}
-	return child
 }
 
 // With no keys the exporter serves every queue on the host, and only queues:

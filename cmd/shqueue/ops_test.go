@@ -43,6 +43,30 @@ func init() {
 	}
 }
 
+// holdQueue starts a copy of this test binary that opens the queue and waits
+// to be killed (opsHoldEnv), and returns once it has attached.
+func holdQueue(t *testing.T, key int) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(self, "-test.run=^$")
+	child.Env = append(os.Environ(), opsHoldEnv+"="+strconv.Itoa(key))
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "attached\n" {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	return child
+}
+
 type opsRun struct {
 	stdout, stderr string
 	code           int
@@ -426,23 +450,7 @@ func testOpsUnreadable(t *testing.T, exe string) {
 func testOpsStale(t *testing.T, exe string) {
 	key := freeKey(t)
 	mustRun(t, exe, 0, "create", strconv.Itoa(key), "-words", "2", "-cap", "4")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child := exec.Command(self, "-test.run=^$")
-	child.Env = append(os.Environ(), opsHoldEnv+"="+strconv.Itoa(key))
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { child.Process.Kill(); child.Wait() }()
-	if line, err := bufio.NewReader(out).ReadString('\n'); line != "attached\n" {
-		t.Fatalf("child: %q, %v", line, err)
-	}
+	child := holdQueue(t, key)
 	liveKey := freeKey(t)
 	live, err := shqueue.Create(liveKey, 2, 4)
 	if err != nil {
