@@ -301,8 +301,9 @@ type linWorker struct {
 	out   *bufio.Reader
 }
 
-// startLinWorkers starts the worker processes for a test; they exit when
-// their stdin closes at the end of it.
+// startLinWorkers starts the worker processes for a test, once for all its
+// rounds (a process under the race detector takes a second to start); they
+// exit when their stdin closes at the end of it.
 func startLinWorkers(t *testing.T) []*linWorker {
 	barrier := filepath.Join(t.TempDir(), "barrier")
 	if err := os.WriteFile(barrier, make([]byte, 64), 0o600); err != nil {
@@ -597,15 +598,15 @@ func linSizeName(size int) string {
 // bounded FIFO queue: see the top of this file.
 func TestLinearizable(t *testing.T) {
 	cfg := linSettings(t)
+	workers := startLinWorkers(t)
 	for _, size := range cfg.sizes {
 		t.Run(linSizeName(size), func(t *testing.T) {
-			runLinearizable(t, cfg, size)
+			runLinearizable(t, workers, cfg, size)
 		})
 	}
 }
 
-func runLinearizable(t *testing.T, cfg linConfig, size int) {
-	workers := startLinWorkers(t)
+func runLinearizable(t *testing.T, workers []*linWorker, cfg linConfig, size int) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(size)))
 	failed := make([]int, len(linModels))
 	var rounds, withShift, calls, overlapping int
