@@ -673,11 +673,15 @@ type linRound struct {
 }
 
 func (r *linRound) model(m int) (porcupine.Model, []porcupine.Operation) {
-	spec := linModels[m]
+	return linModels[m].model(r.capacity, r.atomic, r.split)
+}
+
+// model returns the model for a queue of capacity and the history it reads.
+func (spec linModelSpec) model(capacity int, atomic, split []porcupine.Operation) (porcupine.Model, []porcupine.Operation) {
 	if spec.exactShift {
-		return linModel(r.capacity, spec.exactTry, true), r.atomic
+		return linModel(capacity, spec.exactTry, true), atomic
 	}
-	return linModel(r.capacity, spec.exactTry, false), r.split
+	return linModel(capacity, spec.exactTry, false), split
 }
 
 // runLinRound runs one round on a new queue and checks everything that does not
@@ -770,24 +774,32 @@ func runLinRound(t *testing.T, workers []*linWorker, size int, rng *rand.Rand) *
 		t.Fatalf("after draining: Len() = %d\n%s", n, r.summary())
 	}
 
-	for _, op := range r.ops {
+	r.atomic, r.split = linHistories(r.ops)
+	return r
+}
+
+// linHistories turns calls into porcupine's histories: with each EnqueueShift
+// as one operation (for the models where a shift is atomic), and as two (for
+// the models where it is not).
+func linHistories(ops []linOp) (atomic, split []porcupine.Operation) {
+	for _, op := range ops {
 		in, out := linIn{kind: op.kind, client: uint8(op.client)}, linOut{ok: op.ok}
 		if op.kind == linDeqTry {
 			out.id = op.id
 		} else {
 			in.id = op.id
 		}
-		r.atomic = append(r.atomic, porcupine.Operation{ClientId: op.client, Input: in, Call: op.call, Output: out, Return: op.ret})
+		atomic = append(atomic, porcupine.Operation{ClientId: op.client, Input: in, Call: op.call, Output: out, Return: op.ret})
 		if op.kind != linShift {
-			r.split = append(r.split, porcupine.Operation{ClientId: op.client, Input: in, Call: op.call, Output: out, Return: op.ret})
+			split = append(split, porcupine.Operation{ClientId: op.client, Input: in, Call: op.call, Output: out, Return: op.ret})
 			continue
 		}
 		for _, kind := range []linKind{linShiftBegin, linShiftEnd} {
 			in.kind = kind
-			r.split = append(r.split, porcupine.Operation{ClientId: op.client, Input: in, Call: op.call, Output: out, Return: op.ret})
+			split = append(split, porcupine.Operation{ClientId: op.client, Input: in, Call: op.call, Output: out, Return: op.ret})
 		}
 	}
-	return r
+	return atomic, split
 }
 
 // overlapping counts the calls that overlap a call of another process: the
