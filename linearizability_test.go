@@ -554,14 +554,15 @@ type linConfig struct {
 
 func linSettings(t *testing.T) linConfig {
 	// CI runs the test plain, with -tags purego, with -race and with -short
-	// (natively and under qemu): 6 s per size plain, 2 s under the race
-	// detector, 1.5 s short. Plain, that is 300-600 rounds per size on a
-	// loaded 2-core machine.
+	// (natively and under qemu): 6 s per size plain, 1.5 s short, 2 s under
+	// the race detector or without assembly (the same protocol, with Go's
+	// copy). Plain, that is 300-600 rounds per size on a loaded 2-core
+	// machine.
 	cfg := linConfig{sizes: []int{8, 64, 4 << 10, 64 << 10}, rounds: 600, budget: 6 * time.Second}
 	switch {
 	case testing.Short():
 		cfg.rounds, cfg.budget = 60, 1500*time.Millisecond
-	case raceEnabled:
+	case raceEnabled || !(asmAMD64 || asmARM64):
 		cfg.rounds, cfg.budget = 150, 2*time.Second
 	}
 	if v := os.Getenv("SHQUEUE_LIN_ROUNDS"); v != "" {
@@ -766,9 +767,13 @@ func runLinRound(t *testing.T, workers []*linWorker, size int, rng *rand.Rand) *
 		}
 		seen[id] = true
 	}
-	want := Stats{Enqueued: uint64(len(enqueued)), Dequeued: uint64(len(dequeued)), Overwritten: uint64(len(enqueued) - len(dequeued))}
-	if st := q.Stats(); st != want {
-		t.Fatalf("after draining: Stats() = %+v, the history says %+v\n%s", st, want, r.summary())
+	// Every message sent and not received was dropped by a shift, and no
+	// process died: the counters must say exactly that.
+	st := q.Stats()
+	if st.Enqueued != uint64(len(enqueued)) || st.Dequeued != uint64(len(dequeued)) ||
+		st.Overwritten != uint64(len(enqueued)-len(dequeued)) || st.Lost != 0 {
+		t.Fatalf("after draining: Stats() = %+v; the history says %d enqueued, %d dequeued, %d overwritten, none lost\n%s",
+			st, len(enqueued), len(dequeued), len(enqueued)-len(dequeued), r.summary())
 	}
 	if n := q.Len(); n != 0 {
 		t.Fatalf("after draining: Len() = %d\n%s", n, r.summary())
