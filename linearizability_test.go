@@ -2,8 +2,9 @@ package shqueue
 
 // The linearizability test. Worker processes (the test binary re-executed)
 // run random mixes of EnqueueTry, DequeueTry and EnqueueShift on one small
-// queue (capacity 1-3), stamping every call with CLOCK_MONOTONIC (monoNow: one
-// clock for every process on the host) before the call and after its return.
+// queue (capacity 1-3), stamping every call with CLOCK_MONOTONIC (bench.Now: one
+// clock for every process on the host, read through the vDSO) before the call
+// and after its return.
 // The parent merges the histories, drains the queue as one more client, and
 // asks porcupine whether a sequential bounded FIFO queue explains them.
 //
@@ -47,16 +48,18 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"golang.org/x/sys/unix"
+
+	"github.com/shqueue/shqueue/internal/bench"
 )
 
 // linQueueOpts are the options every handle in the linearizability test is
-// created or opened with. The exact-semantics protocol adds an option bounding
-// how long a Try call waits for another process's operation in flight before
-// it answers full or empty anyway (and counts it). On a loaded 2-core machine
-// a process can be descheduled mid-operation for many milliseconds, so the
-// test's handles must wait generously (2 s) or they would answer early and the
-// strict model would rightly reject the answer.
-var linQueueOpts = []Option{}
+// created or opened with. A Try call waits TryWait for another process's
+// operation in flight before it answers full or empty anyway (counted in
+// Stats().Stalled). On a loaded 2-core machine a process can be descheduled
+// mid-operation for many milliseconds, beyond the 2 ms default, so the test's
+// handles wait generously, or they would answer early and the strict model
+// would rightly reject the answer.
+var linQueueOpts = []Option{WithTryWait(2 * time.Second)}
 
 const (
 	linWorkers      = 4  // worker processes per round
@@ -230,19 +233,19 @@ func linWork(s linRoundSpec, barrier *linBarrier) ([]linOp, error) {
 		case linEnqTry, linShift:
 			op.id = linID(s.client, i)
 			linFill(msg, op.id, s.salt)
-			op.call = monoNow()
+			op.call = bench.Now()
 			if kind == linEnqTry {
 				op.ok = q.EnqueueTry(msg)
 			} else {
 				q.EnqueueShift(msg)
 				op.ok = true
 			}
-			op.ret = monoNow()
+			op.ret = bench.Now()
 		case linDeqTry:
 			clear(msg)
-			op.call = monoNow()
+			op.call = bench.Now()
 			op.ok = q.DequeueTry(msg)
-			op.ret = monoNow()
+			op.ret = bench.Now()
 			if op.ok {
 				id, err := linCheck(msg, s.salt)
 				op.id = id
@@ -638,7 +641,7 @@ func runLinearizable(t *testing.T, workers []*linWorker, cfg linConfig, size int
 		if len(broken) == 0 {
 			continue
 		}
-		msg := fmt.Sprintf("round %d (capacity %d, %s messages): not explained by the %s model", rounds, r.capacity, linSizeName(size), strings.Join(broken, " and "))
+		msg := fmt.Sprintf("round %d (capacity %d, %s messages): not explained by the %s model (Stats after draining: %+v)", rounds, r.capacity, linSizeName(size), strings.Join(broken, " and "), r.stats)
 		visualize := cfg.visDir != "" || !visWritten
 		msg += "\n" + r.diagnose(broken[len(broken)-1], cfg.visDir, rounds, visualize)
 		visWritten = visWritten || visualize
@@ -668,6 +671,7 @@ type linRound struct {
 	capacity int
 	ops      []linOp // by call time
 	hasShift bool
+	stats    Stats // after draining
 	// The history for porcupine, with each EnqueueShift as one operation
 	// (for the models where a shift is atomic) or as two (where it is not).
 	atomic, split []porcupine.Operation
@@ -719,9 +723,9 @@ func runLinRound(t *testing.T, workers []*linWorker, size int, rng *rand.Rand) *
 	buf := make([]byte, size)
 	for range capacity + 2 {
 		op := linOp{client: linWorkers, kind: linDeqTry}
-		op.call = monoNow()
+		op.call = bench.Now()
 		op.ok = q.DequeueTry(buf)
-		op.ret = monoNow()
+		op.ret = bench.Now()
 		if op.ok {
 			id, err := linCheck(buf, salt)
 			op.id = id
@@ -770,6 +774,7 @@ func runLinRound(t *testing.T, workers []*linWorker, size int, rng *rand.Rand) *
 	// Every message sent and not received was dropped by a shift, and no
 	// process died: the counters must say exactly that.
 	st := q.Stats()
+	r.stats = st
 	if st.Enqueued != uint64(len(enqueued)) || st.Dequeued != uint64(len(dequeued)) ||
 		st.Overwritten != uint64(len(enqueued)-len(dequeued)) || st.Lost != 0 {
 		t.Fatalf("after draining: Stats() = %+v; the history says %d enqueued, %d dequeued, %d overwritten, none lost\n%s",

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/shqueue/shqueue/internal/bench"
 )
 
 // TestLinearizableModels holds the models of the linearizability test to
@@ -142,7 +144,7 @@ func (q *lockedQueue) work(seed uint64, client int) []linOp {
 		if op.kind != linDeqTry {
 			op.id = linID(client, i)
 		}
-		op.call = monoNow()
+		op.call = bench.Now()
 		q.mu.Lock()
 		switch op.kind {
 		case linEnqTry:
@@ -161,7 +163,7 @@ func (q *lockedQueue) work(seed uint64, client int) []linOp {
 			}
 		}
 		q.mu.Unlock()
-		op.ret = monoNow()
+		op.ret = bench.Now()
 		ops = append(ops, op)
 	}
 	return ops
