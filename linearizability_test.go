@@ -167,8 +167,9 @@ type linRoundSpec struct {
 }
 
 func init() {
-	// lin-worker: read round specs from stdin, one per line, until EOF; run
-	// each round and write its history to stdout, ending with "end".
+	// lin-worker: say "ready", then read round specs from stdin, one per
+	// line, until EOF; run each round and write its history to stdout,
+	// ending with "end".
 	registerChild("lin-worker", func(args []string) int {
 		barrier, err := openLinBarrier(args[0])
 		if err != nil {
@@ -177,6 +178,10 @@ func init() {
 		}
 		in := bufio.NewScanner(os.Stdin)
 		out := bufio.NewWriter(os.Stdout)
+		fmt.Fprintln(out, "ready")
+		if err := out.Flush(); err != nil {
+			return 1
+		}
 		for in.Scan() {
 			var s linRoundSpec
 			if _, err := fmt.Sscan(in.Text(), &s.key, &s.salt, &s.seed, &s.client, &s.round); err != nil {
@@ -343,6 +348,13 @@ func startLinWorkers(t *testing.T) []*linWorker {
 				t.Errorf("lin-worker %d did not exit", w.cmd.Process.Pid)
 			}
 		})
+	}
+	// Wait until every worker runs, so that no size's time budget pays for
+	// starting them.
+	for i, w := range workers {
+		if line, err := w.out.ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("worker %d: %q, %v", i, line, err)
+		}
 	}
 	return workers
 }
