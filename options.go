@@ -38,6 +38,11 @@ type Option func(*options)
 type options struct {
 	wait WaitStrategy
 	mode uint32
+
+	// Lifecycle (lifecycle.go, names.go).
+	name    string
+	named   bool
+	replace bool
 }
 
 // WithWait sets how this handle's blocking calls wait (default Adaptive).
