@@ -108,6 +108,7 @@ func OpenOrCreate(key int, words, maxLen uint32, opts ...Option) (*Queue, error)
 		return nil, err
 	}
 	deadline := time.Now().Add(openOrCreateWait)
+	var zero zeroWatch
 	for {
 		q, err := open(key, o)
 		switch {
@@ -129,6 +130,9 @@ func OpenOrCreate(key int, words, maxLen uint32, opts ...Option) (*Queue, error)
 			}
 		case errors.Is(err, ErrRemoved):
 			// Removed between lookup and attach: look again.
+		case zero.creating(key, err):
+			// Made a moment ago by a process that has not yet written
+			// its first word: look again.
 		default:
 			return nil, err
 		}
@@ -155,12 +159,13 @@ func OpenWait(ctx context.Context, key int, opts ...Option) (*Queue, error) {
 		return nil, err
 	}
 	poll := time.Millisecond
+	var zero zeroWatch
 	for {
 		q, err := open(key, o)
 		if err == nil {
 			return q, nil
 		}
-		if !errors.Is(err, ErrNotExist) && !errors.Is(err, ErrHalfCreated) && !errors.Is(err, ErrRemoved) {
+		if !errors.Is(err, ErrNotExist) && !errors.Is(err, ErrHalfCreated) && !errors.Is(err, ErrRemoved) && !zero.creating(key, err) {
 			return nil, err
 		}
 		timer := time.NewTimer(poll)
@@ -177,6 +182,53 @@ func OpenWait(ctx context.Context, key int, opts ...Option) (*Queue, error) {
 // openWaitPoll is OpenWait's longest pause between two looks: how late, at
 // most, it notices a queue that appears.
 const openWaitPoll = 32 * time.Millisecond
+
+// zeroWatch lets OpenOrCreate and OpenWait tell a creator that has not yet
+// written its first word from a foreign segment. Between its shmget and its
+// first store (the creator's record), a new queue's segment is all zeros,
+// like a foreign one. A zeroed segment made at most a second or two ago by a
+// live process is taken for such a queue for up to zeroHeaderGrace; after
+// that, it is foreign. (Open, Create and the inspection functions do not
+// wait: a moment later the record is there.)
+type zeroWatch struct{ since time.Time }
+
+const zeroHeaderGrace = time.Second
+
+func (z *zeroWatch) creating(key int, err error) bool {
+	if !errors.Is(err, ErrInvalidMagic) || !freshZeroHeader(key) {
+		return false
+	}
+	if z.since.IsZero() {
+		z.since = time.Now()
+	}
+	return time.Since(z.since) < zeroHeaderGrace
+}
+
+// freshZeroHeader reports whether the segment at key has no magic (or, by
+// now, a shqueue's) and was made moments ago by a process that still runs.
+func freshZeroHeader(key int) bool {
+	id, err := shmLookup("open", key)
+	if err != nil {
+		return false
+	}
+	info, err := shmStat(key, id)
+	if err != nil || info.size < headerSize || !processAlive(int(info.cpid), 0) {
+		return false
+	}
+	// shm_ctime has whole seconds; 0 where the system does not say.
+	if info.ctime != 0 && time.Since(time.Unix(info.ctime, 0)) > zeroHeaderGrace+time.Second {
+		return false
+	}
+	seg, err := shmAttachReadOnly(key, id)
+	if err != nil {
+		return false
+	}
+	defer seg.detach()
+	// The creator may have written its record, or even finished, since
+	// the caller looked: any header a Create writes means look again.
+	magic := atomic.LoadUint64(u64At(unsafe.Pointer(&seg.mem[0]), offMagic))
+	return magic == 0 || magic == layoutMagic
+}
 
 // Internal outcomes of the create steps.
 var (

@@ -62,7 +62,7 @@ func checkName(name string) error {
 //
 // The key is the 64-bit FNV-1a hash of the name's bytes folded to 31 bits,
 // (h ^ h>>32) & 0x7fffffff, or 1 where that is 0: a positive key, never
-// IPC_PRIVATE. For example KeyFromName("orders") is 0x3d8b3a74.
+// IPC_PRIVATE. For example KeyFromName("orders") is 0x50acd6de.
 //
 // Different names can share a key (with a few thousand names on one host the
 // chance of some collision is about one in a thousand). Give the name to Create
