@@ -5,6 +5,7 @@ package shqueue
 import (
 	"fmt"
 	"os"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -139,10 +140,11 @@ func recordOf(name string) nameRecord {
 
 func (r nameRecord) matches(o nameRecord) bool { return r.hash == o.hash && r.length == o.length }
 
-// display is the name as Info.Name shows it.
+// display is the name as Info.Name shows it: a name cut at nameStored bytes
+// loses the part of a character the cut split, and ends in "…".
 func (r nameRecord) display() string {
 	if r.length > uint64(len(r.prefix)) {
-		return r.prefix + "…"
+		return strings.ToValidUTF8(r.prefix, "") + "…"
 	}
 	return r.prefix
 }
