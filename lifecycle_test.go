@@ -349,7 +349,7 @@ func init() {
 func TestOpenOrCreateRace(t *testing.T) {
 	rounds, procs := 3, 6
 	if testing.Short() {
-		rounds = 2
+		rounds, procs = 2, 4
 	}
 	for round := range rounds {
 		name, key := testName(t)
