@@ -50,7 +50,13 @@ type Info struct {
 	Processes         []Process // handles in the attached-process table
 	SleepingConsumers int       // consumers asleep on the futex word now (all handles)
 	SleepingProducers int       // producers asleep on the futex word now (all handles)
+
+	name nameRecord
 }
+
+// NameIs reports whether the queue carries name (recorded with WithName):
+// the test Open makes with WithName, by the name's full hash and length.
+func (i *Info) NameIs(name string) bool { return i.name.isSet() && i.name.matches(recordOf(name)) }
 
 // QueueState says who uses a queue (Info.State).
 type QueueState int
@@ -456,6 +462,7 @@ func (v *queueView) info() *Info {
 		LayoutVersion:     atomic.LoadUint32(u32At(q.base, offVersion)),
 		Created:           time.Unix(0, int64(atomic.LoadUint64(u64At(q.base, offCreatedNs)))),
 		Name:              readName(q.base).display(),
+		name:              readName(q.base),
 		SegmentSize:       v.stat.size,
 		Mode:              os.FileMode(v.stat.mode).Perm(),
 		UID:               int(v.stat.uid),

@@ -264,6 +264,9 @@ func TestNames(t *testing.T) {
 	if info := mustInspect(t, key); !strings.HasPrefix(name, strings.TrimSuffix(info.Name, "…")) || len(info.Name) > nameStored+len("…") {
 		t.Fatalf("Info.Name = %q for %q", info.Name, name)
 	}
+	if info := mustInspect(t, key); !info.NameIs(name) || info.NameIs(name[:len(name)-1]+"X") || info.NameIs("") {
+		t.Fatalf("Info.NameIs: the name %v, another %v, empty %v", info.NameIs(name), info.NameIs(name[:len(name)-1]+"X"), info.NameIs(""))
+	}
 	// The same name opens it; no name opens it; another name does not.
 	for _, opts := range [][]Option{{WithName(name)}, nil} {
 		q2, err := Open(key, opts...)
