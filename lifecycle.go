@@ -371,6 +371,9 @@ func createOver(key int, want geometry, o options) (*Queue, error) {
 	if have == want && name.matches(recordOf(o.name)) {
 		// An empty leftover of this shape and name: use it as it is.
 		rw, err := shmAttach(key, id)
+		if errors.Is(err, ErrRemoved) {
+			return nil, errRetry
+		}
 		if err != nil {
 			return nil, err
 		}
