@@ -180,6 +180,16 @@ func TestCreateOverForeign(t *testing.T) {
 		if _, err := OpenOrCreate(key, 1, 4); !errors.Is(err, ErrInvalidMagic) {
 			t.Fatalf("OpenOrCreate over a foreign segment = %v, want ErrInvalidMagic", err)
 		}
+		// Errors name the operation performed.
+		for op, call := range map[string]func() error{
+			"remove":  func() error { return Remove(key) },
+			"inspect": func() error { _, err := Inspect(key); return err },
+			"peek":    func() error { _, err := Peek(key, 1); return err },
+		} {
+			if err := call(); !errors.Is(err, ErrInvalidMagic) || !strings.HasPrefix(err.Error(), op+" queue "+keyHex(key)+": ") {
+				t.Fatalf("%s of a foreign segment = %v; want ErrInvalidMagic, starting %q", op, err, op+" queue "+keyHex(key))
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := OpenWait(ctx, key); !errors.Is(err, ErrInvalidMagic) {
 			t.Fatalf("OpenWait on a foreign segment = %v, want ErrInvalidMagic at once", err)
