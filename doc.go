@@ -9,8 +9,10 @@
 // of an operation costs at most the message it had in flight: a waiter stuck
 // behind its claim finds it gone and recovers the slot.
 //
-// A handle must not be closed while other goroutines are still calling its
-// methods: Close unmaps the segment.
+// A handle's methods are safe for concurrent use by many goroutines, Close
+// included: calls blocked or spinning in a closed handle return ErrClosed (or
+// false), and Close waits for calls in the middle of a copy to finish before
+// it unmaps the segment.
 //
 // # Meeting by name
 //

@@ -113,9 +113,10 @@ func OpenOrCreate(key int, words, maxLen uint32, opts ...Option) (*Queue, error)
 		q, err := open(key, o)
 		switch {
 		case err == nil:
-			if q.geo.msgSize != g.msgSize || q.geo.capacity != g.capacity {
+			if uint64(q.msgSize) != g.msgSize || q.capacity != g.capacity {
+				have := newGeometry(uint64(q.msgSize)/8, q.capacity)
 				q.Close()
-				return nil, keyErr("open", key, ErrShape, "it holds %s; this call asked for %s", shapeString(q.geo), shapeString(g))
+				return nil, keyErr("open", key, ErrShape, "it holds %s; this call asked for %s", shapeString(have), shapeString(g))
 			}
 			return q, nil
 		case errors.Is(err, ErrNotExist):
@@ -352,7 +353,7 @@ func createOver(key int, want geometry, o options) (*Queue, error) {
 		}
 		return nil, keyErr("create", key, ErrAlreadyExist, "a shqueue this library cannot read holds the key (%v); WithReplace replaces it", errors.Unwrap(err))
 	}
-	view := viewQueue(seg, have)
+	view := mapQueue(seg, have)
 	name := readName(base)
 	if info.nattach > 0 {
 		shape := shapeString(have)
@@ -364,7 +365,7 @@ func createOver(key int, want geometry, o options) (*Queue, error) {
 	if o.replace {
 		return nil, removeChecked(key, id, nil)
 	}
-	if n := view.Len(); n > 0 {
+	if n := view.length(); n > 0 {
 		return nil, keyErr("create", key, ErrAlreadyExist, "a leftover queue nobody has attached (%s, %s) holds %s; Open it to read them, or pass WithReplace to replace it",
 			name, shapeString(have), plural(n, "unread message"))
 	}
@@ -405,7 +406,7 @@ func removeChecked(key, id int, view *Queue) error {
 		return err
 	}
 	// The caller's own read-only attachment counts once.
-	if info.nattach > 1 || (view != nil && view.Len() > 0) {
+	if info.nattach > 1 || (view != nil && view.length() > 0) {
 		return keyErr("create", key, ErrAlreadyExist, "another process attached it while Create looked at it; Open it instead")
 	}
 	if err := shmRemove(key, id); err != nil && !errors.Is(err, ErrRemoved) {
