@@ -482,9 +482,9 @@ func creatorAlive(pid int, start uint64) bool { return processAlive(pid, start) 
 func notReadyErr(op string, key int, base unsafe.Pointer, info segInfo) error {
 	switch headerOf(base, info) {
 	case headerCreating:
-		return keyErr(op, key, ErrHalfCreated, "process %d is still writing its header", info.cpid)
+		return keyErr(op, key, ErrHalfCreated, "creator %d is still writing the header", info.cpid)
 	case headerAbandoned:
-		return keyErr(op, key, ErrHalfCreated, "its creator, process %d, died before finishing the header (Create or Remove clears it)", info.cpid)
+		return keyErr(op, key, ErrHalfCreated, "creator %d died before finishing the header", info.cpid)
 	case headerReady:
 		return nil
 	}
