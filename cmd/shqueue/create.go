@@ -3,10 +3,12 @@ package main
 // create: a queue left behind for other processes to open.
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shqueue/shqueue"
@@ -55,6 +57,10 @@ func runCreate(args []string) error {
 	start := time.Now()
 	queue, err := shqueue.Create(q.key, uint32(*words), uint32(*capacity), opts...)
 	if err != nil {
+		if errors.Is(err, shqueue.ErrAlreadyExist) && strings.Contains(err.Error(), "WithReplace") {
+			// The library names its option; here it is a flag.
+			err = fmt.Errorf("%w (that is create -replace)", err)
+		}
 		return err
 	}
 	if err := queue.Close(); err != nil {

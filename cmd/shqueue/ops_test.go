@@ -541,7 +541,7 @@ func testOpsLifecycle(t *testing.T, exe string) {
 		t.Fatalf("ls row of an idle queue holding 3 messages: %q", row)
 	}
 	r = mustRun(t, exe, 1, "create", arg, "-words", "4", "-cap", "8")
-	if !strings.Contains(r.stderr, "holds 3 unread messages") || !strings.Contains(r.stderr, keyHex(key)) {
+	if !strings.Contains(r.stderr, "holds 3 unread messages") || !strings.Contains(r.stderr, "create -replace") || !strings.Contains(r.stderr, keyHex(key)) {
 		t.Fatalf("create over a leftover holding messages: %q", r.stderr)
 	}
 	if r = mustRun(t, exe, 0, "rm", "-stale", arg); r.stdout != "no stale queues\n" {
