@@ -51,11 +51,11 @@ func runExport(args []string) error {
 	}
 	var keys []int
 	for _, a := range rest {
-		key, err := parseKey(a)
+		q, err := parseQueueArg(a)
 		if err != nil {
 			return err
 		}
-		keys = append(keys, key)
+		keys = append(keys, q.key)
 	}
 	if len(*path) == 0 || (*path)[0] != '/' {
 		return usagef("-path must start with /, got %q", *path)
@@ -110,13 +110,12 @@ func serveUntilSignal(ln net.Listener, h http.Handler) error {
 }
 
 // queueLabels are the labels every queue's series carry, and queueLabelValues
-// their values for one queue. This is the place to add a queue's name once
-// the library gives queues one (shqueue.Info then says it): add "name" here
-// and the name there, and every metric carries it.
-var queueLabels = []string{"key"}
+// their values for one queue: its key, and the name Create recorded ("" for
+// a queue made without one).
+var queueLabels = []string{"key", "name"}
 
 func queueLabelValues(info *shqueue.Info) []string {
-	return []string{keyHex(info.Key)}
+	return []string{keyHex(info.Key), info.Name}
 }
 
 // A queueCollector reads the queues afresh on every scrape. keys names the
