@@ -10,9 +10,47 @@
 // behind its claim finds it gone and recovers the slot.
 //
 // A handle's methods are safe for concurrent use by many goroutines, Close
-// included: calls blocked or spinning in a closed handle return ErrClosed (or
-// false), and Close waits for calls in the middle of a copy to finish before
-// it unmaps the segment.
+// included, and goroutines sharing one handle are as safe as separate
+// handles: every claim is recorded on its own, so a crash or a stall of any
+// of them is recovered exactly. Calls blocked or spinning in a closed handle
+// return ErrClosed (or false), and Close waits for calls in the middle of a
+// copy to finish before it unmaps the segment.
+//
+// # Semantics
+//
+// The queue is linearizable: every call takes effect at one instant between
+// its start and its return, in one order that a sequential bounded FIFO queue
+// explains. EnqueueTry answers false only if the queue held Cap messages at
+// some instant of the call, DequeueTry only if it held none; when the slot
+// they need is in the middle of another process's copy they wait for it
+// instead of answering. EnqueueShift drops at most one message per call, the
+// oldest, and only when the queue is full at that instant. A live process
+// that is stopped (SIGSTOP, a debugger) or descheduled in the middle of an
+// operation makes a Try call wait up to its TryWait (WithTryWait, default
+// 2 ms) and then answer false, counted in Stats().Stalled; it makes
+// EnqueueShift, blocking calls and the calls behind it wait until it runs
+// again. DequeueLatest takes the newest message and passes over the older ones
+// for readers that want only the latest value.
+//
+// # Waiting
+//
+// A blocking call under the Adaptive strategy (the default) spins for about
+// 20 µs, yields the processor for 200 µs, then sleeps on a futex word in the
+// segment that the other side wakes only when a sleeper is registered; an
+// idle waiter wakes every 10 ms to look for a dead process's claim. BusySpin
+// never leaves the CPU.
+//
+// # Crashes
+//
+// A process can be killed at any instruction. Before it claims a position, a
+// call records the claim in its handle's entry of the attached-process table
+// in the segment. A waiter held up by a claim that does not finish asks,
+// every 2 ms, whether the process on record still runs (its pid, start time
+// and zombie state) and only if it does not, settles the slot: a dead
+// producer's slot is passed over, a dead consumer's released, each counted in
+// Stats().Lost. A live process's claim is never taken over, however long it
+// stalls. A kill costs at most the messages that process had in flight;
+// nothing is duplicated, torn or reordered, and the survivors go on.
 //
 // # Meeting by name
 //
