@@ -58,7 +58,7 @@ func init() {
 			return 1
 		}
 		msg := make([]byte, q.MsgSize())
-		fillMsg(msg, 7, 0)
+		fillWords(msg, 7, 0)
 		fmt.Println("ready")
 		var go1 [1]byte
 		if _, err := os.Stdin.Read(go1[:]); err != nil {
@@ -152,7 +152,7 @@ func benchRecovery(b *testing.B, dead string) {
 	go func() {
 		defer survivorDone.Done()
 		msg := make([]byte, q.MsgSize())
-		fillMsg(msg, recoveryLive, 0)
+		fillWords(msg, recoveryLive, 0)
 		for n := uint64(0); ; {
 			if dead == "consumer" {
 				if survivor.EnqueueBlock(ctx, msg) != nil {
@@ -192,7 +192,7 @@ func benchRecovery(b *testing.B, dead string) {
 		}
 	}
 	live := make([]byte, q.MsgSize())
-	fillMsg(live, recoveryLive, 0)
+	fillWords(live, recoveryLive, 0)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	samples := make([]time.Duration, 0, b.N)
 	var liveSent uint64
