@@ -218,6 +218,7 @@ type storm struct {
 	monitorStop chan struct{}
 	monitorDone chan struct{}
 	monitorErr  atomic.Pointer[string]
+	event       atomic.Pointer[string] // what the storm did last, for the monitor's report
 	samples     atomic.Int64
 }
 
@@ -328,6 +329,7 @@ func (s *storm) read(r io.Reader) {
 // kill SIGKILLs p and waits until it is gone.
 func (s *storm) kill(p *stormProc) {
 	s.t.Helper()
+	s.note("SIGKILL to %v", p)
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	if p.stopped {
 		p.cmd.Process.Signal(syscall.SIGCONT)
@@ -347,13 +349,21 @@ func (s *storm) kill(p *stormProc) {
 }
 
 func (s *storm) stop(p *stormProc) {
+	s.note("SIGSTOP to %v", p)
 	p.cmd.Process.Signal(syscall.SIGSTOP)
 	p.stopped = true
 }
 
 func (s *storm) cont(p *stormProc) {
+	s.note("SIGCONT to %v", p)
 	p.cmd.Process.Signal(syscall.SIGCONT)
 	p.stopped = false
+}
+
+// note records what the storm does, for the monitor's report.
+func (s *storm) note(format string, args ...any) {
+	e := fmt.Sprintf("%s (at %s)", fmt.Sprintf(format, args...), time.Now().Format("15:04:05.000"))
+	s.event.Store(&e)
 }
 
 // replace starts a process like p (a new one: new producer streams and
@@ -518,7 +528,10 @@ func (s *storm) monitor() {
 		}
 		s.samples.Add(1)
 		if bad != "" {
-			msg := bad + "\n" + describeSlots(q)
+			msg := bad + " (seen at " + time.Now().Format("15:04:05.000") + ")\n" + describeSlots(q)
+			if e := s.event.Load(); e != nil {
+				msg = "after " + *e + ": " + msg
+			}
 			s.monitorErr.CompareAndSwap(nil, &msg)
 			return
 		}
@@ -773,7 +786,10 @@ func TestStormStopShared(t *testing.T) {
 		if claimed {
 			inClaim++
 		}
-		if claimed && longDone < long {
+		// The long stops alternate between a producer and a consumer,
+		// producer first: a producer's claim is the one the owner word
+		// does not record.
+		if claimed && longDone < long && victim.producer == (longDone%2 == 0) {
 			// Kill another process, and leave it dead in the table while
 			// the victim stands still inside its claim for over 5 s.
 			j := (i + 1 + rng.IntN(len(procs)-1)) % len(procs)
