@@ -438,15 +438,14 @@ func (s *storm) dump() string {
 // slotSeqPos is the position a slot sequence word names, flags removed.
 func slotSeqPos(seq uint64) uint64 { return (seq &^ seqAbandoned) >> 1 }
 
-// describeSlots lists every slot's sequence word and what it says, the
-// owner word, and the table's recorded intents.
+// describeSlots lists every slot's sequence word and what it says, and the
+// claims recorded in the table's lanes.
 func describeSlots(q *Queue) string {
 	var b strings.Builder
 	head, tail := atomic.LoadUint64(q.head), atomic.LoadUint64(q.tail)
+	fmt.Fprintf(&b, "  head %d, tail %d\n", head, tail)
 	for i := uint64(0); i < q.capacity; i++ {
-		slot := q.slot(i)
-		seq := atomic.LoadUint64((*uint64)(slot))
-		owner := atomic.LoadUint64(u64At(slot, offSlotOwner))
+		seq := atomic.LoadUint64((*uint64)(q.slot(i)))
 		pos := slotSeqPos(seq)
 		state := "free"
 		if seq&1 == 1 {
@@ -462,15 +461,22 @@ func describeSlots(q *Queue) string {
 		case state != "free" && pos < head:
 			note = " (claimed by a consumer, not released)"
 		}
-		fmt.Fprintf(&b, "  slot %d: seq %#x = %s for position %d%s; owner %#x (entry %d, consumer %v, pos %d)\n",
-			i, seq, state, pos, note, owner, int(owner>>ownerEntryShift)-1, owner&ownerConsumer != 0, owner&ownerPosMask)
+		fmt.Fprintf(&b, "  slot %d: seq %#x = %s for position %d%s\n", i, seq, state, pos, note)
 	}
+	kinds := map[uint64]string{recEnq: "enqueue", recDeq: "dequeue", recShift: "shift"}
 	for i := 0; i < procEntries; i++ {
 		e := q.entry(i)
-		if pid := e.pid(); pid != 0 {
-			fmt.Fprintf(&b, "  entry %d: pid %d, enqueue intent %d, dequeue intent %d (position+1)\n",
-				i, pid, atomic.LoadUint64(e.enqIntent()), atomic.LoadUint64(e.deqIntent()))
+		pid := e.pid()
+		if pid == 0 {
+			continue
 		}
+		fmt.Fprintf(&b, "  entry %d: pid %d, alive %v, claims on record:", i, pid, processAlive(pid, e.start()))
+		for l := 0; l < procLanes; l++ {
+			if r := atomic.LoadUint64(e.lane(l)); r != 0 {
+				fmt.Fprintf(&b, " lane %d %s %d;", l, kinds[r&recKindMask], r&recPosMask)
+			}
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
