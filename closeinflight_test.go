@@ -216,7 +216,7 @@ func init() {
 // messages, with both wait strategies, in a child process each round.
 func TestCloseWhileInside(t *testing.T) {
 	rounds := 2
-	if testing.Short() {
+	if stormShort() {
 		rounds = 1
 	}
 	rounds = stormEnvInt(t, "SHQUEUE_CLOSE_ROUNDS", rounds)
@@ -376,3 +376,9 @@ func stormEnvInt(t *testing.T, name string, def int) int {
 	}
 	return def
 }
+
+// stormShort reports whether to run the short storms: in -short mode, and
+// under the race detector, which checks the same code paths in a few kills
+// as in many, at several times the cost (the full storms run in the plain
+// and pure-Go runs).
+func stormShort() bool { return testing.Short() || raceEnabled }
