@@ -301,7 +301,7 @@ func withReadOnly(key, id int, waitForCreator bool, f func(*queueView) error) er
 	if err != nil {
 		return err
 	}
-	return f(&queueView{q: viewQueue(seg, g), stat: stat})
+	return f(&queueView{q: mapQueue(seg, g), stat: stat})
 }
 
 // shmAttachReadOnly maps the segment read-only into this process.
@@ -313,40 +313,6 @@ func shmAttachReadOnly(key, id int) (*segment, error) {
 	return &segment{key: key, id: id, mem: mem}, nil
 }
 
-// viewQueue builds the fields of a Queue that every path uses (positions,
-// counters, sleeper counts, slot addressing) from a validated geometry. It
-// takes no table entry: self stays -1. newQueue adds the rest for a handle;
-// Close must never be called on a bare view.
-func viewQueue(seg *segment, g geometry) *Queue {
-	base := unsafe.Pointer(&seg.mem[0])
-	q := &Queue{
-		base:          base,
-		slots:         unsafe.Add(base, g.slotsStart),
-		capacity:      g.capacity,
-		stride:        uintptr(g.slotStride),
-		dataOff:       uintptr(g.dataOffset),
-		msgSize:       int(g.msgSize),
-		tail:          u64At(base, offTail),
-		head:          u64At(base, offHead),
-		notEmpty:      u32At(base, offNotEmptyWord),
-		emptySleepers: u32At(base, offEmptySleepers),
-		notFull:       u32At(base, offNotFullWord),
-		fullSleepers:  u32At(base, offFullSleepers),
-		overwritten:   u64At(base, offOverwritten),
-		lostEnq:       u64At(base, offLostEnq),
-		skipped:       u64At(base, offSkipped),
-		lostDeq:       u64At(base, offLostDeq),
-		key:           seg.key,
-		self:          -1,
-		seg:           seg,
-		geo:           g,
-	}
-	if g.capacity&(g.capacity-1) == 0 {
-		q.pow2, q.mask = true, g.capacity-1
-	}
-	return q
-}
-
 func (v *queueView) info() *Info {
 	q := v.q
 	info := &Info{
@@ -354,8 +320,8 @@ func (v *queueView) info() *Info {
 		ID:                q.seg.id,
 		MsgSize:           q.msgSize,
 		Cap:               int(q.capacity),
-		Len:               q.Len(),
-		Stats:             q.Stats(),
+		Len:               q.length(),
+		Stats:             q.stats(),
 		Head:              atomic.LoadUint64(q.head),
 		Tail:              atomic.LoadUint64(q.tail),
 		LayoutVersion:     atomic.LoadUint32(u32At(q.base, offVersion)),
@@ -397,7 +363,7 @@ func (v *queueView) peek(n int) []PeekedMessage {
 		torn := false
 		for len(msgs) < n && pos < tail {
 			slot := q.slot(pos)
-			seq := atomic.LoadUint64((*uint64)(slot))
+			seq := atomic.LoadUint64(seqWord(slot))
 			if seq == fullSeq(pos)|seqAbandoned {
 				pos++ // a dead producer's slot: no message here
 				continue
@@ -412,7 +378,7 @@ func (v *queueView) peek(n int) []PeekedMessage {
 			// The copy is the message only if the slot still holds it: a
 			// consumer that took it releases the slot, and a producer may
 			// then be writing the next lap's message over the copy.
-			if atomic.LoadUint64((*uint64)(slot)) != seq {
+			if atomic.LoadUint64(seqWord(slot)) != seq {
 				torn = true
 				break
 			}

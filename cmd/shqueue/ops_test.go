@@ -164,7 +164,7 @@ func testOpsQueue(t *testing.T, exe string) {
 	r = mustRun(t, exe, 0, "stat", strconv.Itoa(key))
 	for _, re := range []string{
 		fmt.Sprintf(`queue +%s \(%d\)`, keyHex(key), key),
-		`layout version +1\n`,
+		`layout version +2\n`,
 		`messages +32 bytes \(4 words\), capacity 8\n`,
 		`length +4 \(head 1, tail 5\)\n`,
 		`enqueued +5\n`, `dequeued +1\n`, `overwritten +0\n`, `lost +0\n`,
@@ -185,7 +185,7 @@ func testOpsQueue(t *testing.T, exe string) {
 	}
 	if st.Key != key || st.KeyHex != keyHex(key) || st.MsgSize != 32 || st.Capacity != 8 || st.Len != 4 ||
 		st.Head != 1 || st.Tail != 5 || st.Stats != (statsJSON{Enqueued: 5, Dequeued: 1}) || st.Mode != "0640" ||
-		st.LayoutVersion != 1 || st.Attachments != 1 || st.Stale || st.Removed ||
+		st.LayoutVersion != 2 || st.Attachments != 1 || st.Stale || st.Removed ||
 		len(st.Processes) != 1 || st.Processes[0].PID != pid || !st.Processes[0].Alive ||
 		st.LastOpen == nil || !st.LastOpen.Equal(st.Processes[0].Attached) {
 		t.Fatalf("stat -json = %+v", st)

@@ -1,0 +1,27 @@
+package bench
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// On Linux, Now is CLOCK_MONOTONIC itself: the system call's readings
+// bracket it.
+func TestNowIsClockMonotonic(t *testing.T) {
+	read := func() int64 {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+			t.Fatal(err)
+		}
+		return ts.Nano()
+	}
+	for range 100 {
+		before := read()
+		now := Now()
+		after := read()
+		if now < before || now > after {
+			t.Fatalf("Now = %d, outside CLOCK_MONOTONIC's [%d, %d]", now, before, after)
+		}
+	}
+}
