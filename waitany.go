@@ -64,9 +64,8 @@ const MaxWaitAny = 127
 // reused by every later call under it, for up to maxWatchedContexts contexts
 // at once; beyond that, each sleep registers (and drops) its own.
 //
-// A nil queue is refused with ErrInvalidArg, a closed handle with ErrClosed.
-// As for every method, a handle must not be closed while WaitAny waits on
-// it.
+// A nil queue is refused with ErrInvalidArg. A handle closed before or
+// during the call (Close wakes it) makes it return ErrClosed.
 func WaitAny(ctx context.Context, qs ...*Queue) (int, error) {
 	return waitAny(ctx, qs, true)
 }
@@ -103,10 +102,21 @@ func waitAny(ctx context.Context, qs []*Queue, consumer bool) (int, error) {
 		if q == nil {
 			return -1, fmt.Errorf("%s queue %d of %d: %w: nil queue", op, i, len(qs), ErrInvalidArg)
 		}
-		if q.closed.Load() {
-			return -1, keyErr(op, q.key, ErrClosed, "queue %d of %d", i, len(qs))
-		}
 		adaptive = adaptive || q.wait != BusySpin
+	}
+	// Count this call in every handle's waiters, as block does, so a Close
+	// waits for it to leave; it touches a segment only after seeing its
+	// handle open, and looks again at every check (Close wakes sleepers).
+	for _, q := range qs {
+		q.waiters.Add(1)
+	}
+	defer func() {
+		for _, q := range qs {
+			q.waiters.Add(-1)
+		}
+	}()
+	if err := anyClosed(op, qs); err != nil {
+		return -1, err
 	}
 	if err := ctxDone(ctx); err != nil {
 		return -1, err
@@ -125,7 +135,7 @@ func waitAny(ctx context.Context, qs []*Queue, consumer bool) (int, error) {
 		if i := anyReady(qs, consumer); i >= 0 {
 			return i, nil
 		}
-		if n%64 != 0 {
+		if n%triesPerCtxCheck != 0 {
 			continue
 		}
 		if done != nil {
@@ -135,10 +145,11 @@ func waitAny(ctx context.Context, qs []*Queue, consumer bool) (int, error) {
 			default:
 			}
 		}
-		if n%(64*64) == 0 {
-			if err := checkAll(op, qs, consumer); err != nil {
-				return -1, err
-			}
+		if err := anyClosed(op, qs); err != nil {
+			return -1, err
+		}
+		if n%triesPerStallCheck == 0 {
+			checkStalls(qs, consumer)
 		}
 		if adaptive && time.Since(start) > spinBudget {
 			break
@@ -150,6 +161,9 @@ func waitAny(ctx context.Context, qs []*Queue, consumer bool) (int, error) {
 			return i, nil
 		}
 		if err := ctxDone(ctx); err != nil {
+			return -1, err
+		}
+		if err := anyClosed(op, qs); err != nil {
 			return -1, err
 		}
 	}
@@ -166,16 +180,27 @@ func anyReady(qs []*Queue, consumer bool) int {
 	return -1
 }
 
-// checkAll refuses a handle closed meanwhile and looks on every queue for a
-// claim a dead process left unfinished (no one else would wake the waiter).
-func checkAll(op string, qs []*Queue, consumer bool) error {
+// anyClosed refuses a handle closed before the call or meanwhile.
+func anyClosed(op string, qs []*Queue) error {
 	for i, q := range qs {
 		if q.closed.Load() {
 			return keyErr(op, q.key, ErrClosed, "queue %d of %d", i, len(qs))
 		}
-		q.checkStall(consumer)
 	}
 	return nil
+}
+
+// checkStalls looks on every queue for a claim a process stopped or died in
+// (no one else would wake the waiter), and reports whether it is watching
+// one: then the waiter should look again within stallGrace.
+func checkStalls(qs []*Queue, consumer bool) bool {
+	watching := false
+	for _, q := range qs {
+		if q.checkStall(consumer) {
+			watching = true
+		}
+	}
+	return watching
 }
 
 // waitAnySleeps counts WaitAny's sleeps in this process, so tests can tell
@@ -211,13 +236,15 @@ func sleepAny(ctx context.Context, op string, qs []*Queue, consumer bool) (int, 
 		}
 	}()
 	for {
-		if err := checkAll(op, qs, consumer); err != nil {
-			return -1, err
-		}
+		// The words first, then the looks: a Close or a publish that
+		// this round's looks miss changes a word after it was read.
 		for i := range qs {
 			words[i].seen = atomic.LoadUint32(words[i].addr)
 		}
 		cancelSeen := atomic.LoadUint32(&ctxWake)
+		if err := anyClosed(op, qs); err != nil {
+			return -1, err
+		}
 		if i := anyReady(qs, consumer); i >= 0 {
 			return i, nil
 		}
@@ -225,6 +252,9 @@ func sleepAny(ctx context.Context, op string, qs []*Queue, consumer bool) (int, 
 			return -1, err
 		}
 		timeout := sleepSlice
+		if checkStalls(qs, consumer) {
+			timeout = stallGrace // watching a claim: look again sooner
+		}
 		if deadline, has := ctx.Deadline(); has {
 			timeout = min(timeout, time.Until(deadline))
 		}
@@ -245,7 +275,7 @@ func (q *Queue) ready(consumer bool) bool {
 		pos = atomic.LoadUint64(q.head)
 	}
 	for {
-		seq := atomic.LoadUint64((*uint64)(q.slot(pos))) &^ seqAbandoned
+		seq := atomic.LoadUint64(seqWord(q.slot(pos))) &^ seqAbandoned
 		want := freeSeq(pos)
 		if consumer {
 			want = fullSeq(pos)
@@ -278,9 +308,9 @@ func (q *Queue) ready(consumer bool) bool {
 // returns the word. The caller then issues sleeperBarrier before its last
 // look at the queue.
 func (q *Queue) registerSleeper(consumer bool) *uint32 {
-	word, total, mine := q.notFull, q.fullSleepers, q.me.u32(offProcFullSlp)
+	word, total, mine := q.notFull, q.fullSleepers, q.selfEntry.fullSleepers()
 	if consumer {
-		word, total, mine = q.notEmpty, q.emptySleepers, q.me.u32(offProcEmptySlp)
+		word, total, mine = q.notEmpty, q.emptySleepers, q.selfEntry.emptySleepers()
 	}
 	atomic.AddUint32(mine, 1)
 	atomic.AddUint32(total, 1)
@@ -289,9 +319,9 @@ func (q *Queue) registerSleeper(consumer bool) *uint32 {
 
 // deregisterSleeper undoes registerSleeper.
 func (q *Queue) deregisterSleeper(consumer bool) {
-	total, mine := q.fullSleepers, q.me.u32(offProcFullSlp)
+	total, mine := q.fullSleepers, q.selfEntry.fullSleepers()
 	if consumer {
-		total, mine = q.emptySleepers, q.me.u32(offProcEmptySlp)
+		total, mine = q.emptySleepers, q.selfEntry.emptySleepers()
 	}
 	atomic.AddUint32(total, ^uint32(0))
 	atomic.AddUint32(mine, ^uint32(0))

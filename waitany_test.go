@@ -536,3 +536,51 @@ func TestWaitAnyAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitAnyClose: closing one of the handles wakes a sleeping WaitAny,
+// which returns ErrClosed, and Close returns once it has left.
+func TestWaitAnyClose(t *testing.T) {
+	old := sleepSlice
+	sleepSlice = time.Hour
+	t.Cleanup(func() { sleepSlice = old })
+	for _, consumer := range []bool{true, false} {
+		qs := newTestQueues(t, 3, 1, 1)
+		if !consumer {
+			for _, q := range qs {
+				q.EnqueueShift(make([]byte, 8))
+			}
+		}
+		sleeps := waitAnySleeps.Load()
+		res := make(chan error, 1)
+		go func() {
+			var err error
+			if consumer {
+				_, err = WaitAny(context.Background(), qs...)
+			} else {
+				_, err = WaitAnyRoom(context.Background(), qs...)
+			}
+			res <- err
+		}()
+		for waitAnySleeps.Load() == sleeps {
+			time.Sleep(100 * time.Microsecond)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- qs[1].Close() }()
+		select {
+		case err := <-res:
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("consumer %v: WaitAny = %v; want ErrClosed", consumer, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("consumer %v: Close did not wake WaitAny", consumer)
+		}
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range []int{0, 2} {
+			if n := atomic.LoadUint32(qs[i].emptySleepers) + atomic.LoadUint32(qs[i].fullSleepers); n != 0 {
+				t.Fatalf("queue %d: %d sleepers left registered", i, n)
+			}
+		}
+	}
+}
