@@ -19,6 +19,7 @@ func init() {
 	// (WaitAnyRoom, then EnqueueTry), pausing now and then long enough for
 	// consumers to fall asleep.
 	registerChild("anywaker", func(args []string) int {
+		exitWithParent()
 		noTimedSleeps()
 		qs, code := openAll(args[0], args[3])
 		if code != 0 {
@@ -51,6 +52,7 @@ func init() {
 	// producers find every queue full and sleep too, until one stop message
 	// per goroutine; print how many messages it took.
 	registerChild("anysleeper", func(args []string) int {
+		exitWithParent()
 		noTimedSleeps()
 		qs, code := openAll(args[0], args[2])
 		if code != 0 {
@@ -110,6 +112,7 @@ func init() {
 	// queue n mod len(KEYS), COUNT times: a producer that makes no
 	// allocation in the measuring process.
 	registerChild("anyfeed", func(args []string) int {
+		exitWithParent()
 		qs, code := openAll(args[0], "adaptive")
 		if code != 0 {
 			return code
