@@ -39,8 +39,9 @@ const (
 	futexWakePrivate = futexWakeOp | 128
 )
 
-// noWaitv is set once futex_waitv has answered that it does not exist (or a
-// seccomp filter refused it); from then on WaitAny polls. Tests set it to run
+// noWaitv is set once futex_waitv has answered with an error other than a
+// wake-up's, a changed word's, a timeout's or a signal's (it does not exist,
+// or a seccomp filter refused it); from then on WaitAny polls. Tests set it to run
 // the polling path on a kernel that has futex_waitv.
 var noWaitv atomic.Bool
 
@@ -71,9 +72,14 @@ func sleepWords(ctx context.Context, words []waitWord, cancelSeen uint32, timeou
 	abs := kernelTimespec{sec: int64(now.Sec) + ns/1e9, nsec: ns % 1e9}
 	_, _, errno := unix.Syscall6(unix.SYS_FUTEX_WAITV, uintptr(unsafe.Pointer(&v[0])), uintptr(n), 0,
 		uintptr(unsafe.Pointer(&abs)), unix.CLOCK_MONOTONIC, 0)
-	if errno == unix.ENOSYS || errno == unix.EPERM {
-		// No futex_waitv: a kernel before 5.16, or a seccomp filter that
-		// does not know it. EPERM is no answer futex_waitv itself gives.
+	switch errno {
+	case 0, unix.EAGAIN, unix.ETIMEDOUT, unix.EINTR:
+		// Woken, a word had changed, the slice ended, or a signal.
+	default:
+		// ENOSYS: a kernel before 5.16; EPERM: a seccomp filter that does
+		// not know the call (futex_waitv itself never answers it). Any
+		// other error would return at once on every call and turn the
+		// sleep into a spin: poll from now on instead.
 		noWaitv.Store(true)
 		pollWords(ctx, words, cancelSeen, timeout)
 	}
