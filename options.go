@@ -40,6 +40,11 @@ type options struct {
 	wait    WaitStrategy
 	mode    uint32
 	tryWait time.Duration
+
+	// Lifecycle (lifecycle.go, names.go).
+	name    string
+	named   bool
+	replace bool
 }
 
 // WithWait sets how this handle's blocking calls wait (default Adaptive).

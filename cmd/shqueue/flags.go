@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 )
 
 // newFlagSet returns a flag set for a subcommand that reports errors instead
@@ -38,8 +40,15 @@ func isFlagError(err error) bool {
 }
 
 // parseFlags parses args with fs, wrapping a parse error so that dispatch
-// exits with status 2 without printing it twice.
+// exits with status 2 without printing it twice. Help (-h, -help) goes to
+// standard output and ends the command with flag.ErrHelp (exit status 0);
+// errors and the usage after them go to standard error.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if askedForHelp(fs, args) {
+		fs.SetOutput(os.Stdout)
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -69,4 +78,35 @@ func parseOpsArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		rest = append(rest, left[0])
 		args = left[1:]
 	}
+}
+
+// askedForHelp reports whether args ask for help where the flag package would
+// see a flag: -h, -help, --h or --help before "--" or the first argument that
+// is not a flag. (Commands that take flags after their arguments call
+// parseFlags again on the rest, so a -h there is found too.) A flag set that
+// defines -h itself keeps it.
+func askedForHelp(fs *flag.FlagSet, args []string) bool {
+	if fs.Lookup("h") != nil || fs.Lookup("help") != nil {
+		return false
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--" || a == "-" || !strings.HasPrefix(a, "-"):
+			return false
+		case a == "-h" || a == "-help" || a == "--h" || a == "--help":
+			return true
+		}
+		// A flag: skip its value if it takes one and has no "=".
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+				i++
+			}
+		}
+	}
+	return false
 }

@@ -20,7 +20,7 @@ func init() {
 
 func runLs(args []string) error {
 	fs := newFlagSet("ls", "")
-	all := fs.Bool("all", false, "also list segments that are not shqueues")
+	all := fs.Bool("all", false, "also list segments that are not shqueues (half-created queues are always listed)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	rest, err := parseOpsArgs(fs, args)
 	if err != nil {
@@ -65,16 +65,20 @@ func runLs(args []string) error {
 		return writeOpsJSON(os.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tDECIMAL\tID\tOWNER\tMODE\tMSG\tCAP\tLEN\tNATTCH\tPIDS\tCREATED\tLAST-OPEN\tSTATUS")
+	fmt.Fprintln(tw, "KEY\tDECIMAL\tID\tOWNER\tMODE\tMSG\tCAP\tLEN\tNATTCH\tPIDS\tCREATED\tLAST-OPEN\tNAME\tSTATUS")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%04o\t", keyHex(e.Key), e.Key, e.ID, ownerName(e.UID), uint32(e.Mode))
 		if e.Info == nil {
-			fmt.Fprintf(tw, "-\t-\t-\t%d\t-\t-\t-\t%s\n", e.Attachments, entryStatus(e))
+			fmt.Fprintf(tw, "-\t-\t-\t%d\t-\t-\t-\t-\t%s\n", e.Attachments, entryStatus(e))
 			continue
 		}
 		i := e.Info
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", i.MsgSize, i.Cap, i.Len, i.Attachments,
-			pidList(i.Processes), opsTime(i.Created), opsTime(lastOpen(i)), entryStatus(e))
+		name := "-"
+		if i.Name != "" {
+			name = i.Name
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", i.MsgSize, i.Cap, i.Len, i.Attachments,
+			pidList(i.Processes), opsTime(i.Created), opsTime(lastOpen(i)), name, entryStatus(e))
 	}
 	return tw.Flush()
 }
@@ -92,13 +96,11 @@ func compareUint32(a, b uint32) int {
 func entryStatus(e shqueue.ListEntry) string {
 	switch e.Kind {
 	case shqueue.KindQueue:
-		switch {
-		case e.Removed:
-			return "removed"
-		case isStale(e.Info):
-			return "stale"
-		}
-		return "ok"
+		return queueStatus(e.Info)
+	case shqueue.KindHalfCreated:
+		// "creator 1234 died before finishing the header" or "... is still
+		// writing it": the cause, without the operation and key.
+		return "half-created (" + errCause(e.Err) + ")"
 	case shqueue.KindUnreadable:
 		if errors.Is(e.Err, shqueue.ErrNoAccess) {
 			return "unreadable (permission denied)"
@@ -114,6 +116,16 @@ func entryStatus(e shqueue.ListEntry) string {
 		return "invalid (" + msg + ")"
 	}
 	return e.Kind.String()
+}
+
+// errCause is the last part of a library error, after the operation, the key
+// and the sentinel's text: "list queue 0x…: queue is half-created: CAUSE".
+func errCause(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 // pidList names the table's processes, a dead one marked with "(dead)".

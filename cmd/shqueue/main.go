@@ -1,10 +1,53 @@
-// Command shqueue inspects, creates and measures shqueue queues.
+// Command shqueue looks after shqueue queues on a host: it lists them, shows
+// one in full, follows its counters, dumps its next messages without taking
+// them, creates and removes queues, and measures shqueue against the kernel's
+// transports.
+//
+// Usage:
 //
 //	shqueue <command> [flags] [args]
 //
-// Each command lives in its own file (ls.go, stat.go, bench.go, ...) and
-// plugs itself in from an init function with register, so adding one never
-// touches this file:
+// The commands:
+//
+//	ls       list the queues on this host: shape, length, processes, name, status
+//	stat     show one queue in full: geometry, counters, attached processes
+//	watch    show a queue's counters as rates, every second until interrupted
+//	peek     dump the next messages of a queue without dequeuing them
+//	create   create a queue and leave it for programs to open
+//	rm       remove queues by key or name, or every stale one (-stale)
+//	bench    measure latency and throughput against Unix sockets, pipes and SysV message queues
+//	version  print the tool's and the library's versions and build settings
+//
+// A queue is named by its System V key, in decimal or hex as ipcs(1) prints
+// it (0x5eed0001; a negative key in two's complement), or by name as programs
+// meet it: name:orders is the key shqueue.KeyFromName("orders") gives, and
+// commands check that the queue there carries that name.
+//
+// Looking changes nothing: ls, stat, watch and peek map the segment
+// read-only. Nothing that holds messages is removed without being asked:
+//
+//	shqueue create name:orders -words 8 -cap 1024   # fails if a leftover holds messages; -replace replaces it
+//	shqueue rm -stale -n                            # what -stale would remove: orphaned, empty queues
+//	shqueue rm -stale                               # remove them
+//	shqueue rm -stale -force                        # every queue nobody has attached, messages and all
+//	shqueue rm name:orders                          # this one, whatever it holds
+//
+// A queue's status says who uses it: in use (attached, or a live process in
+// its table), idle (nobody attached, every handle closed) or orphaned
+// (nobody attached, only dead processes in its table), and for the last two
+// whether it holds messages. A half-created segment (its creator was killed
+// before it finished the header) shows as such; rm removes it.
+//
+// Every command prints its flags with -h, on standard output. The read-only
+// commands print JSON with -json.
+//
+// Exit status: 0 success (and -h); 1 failure; 2 usage error; 3 no queue at
+// the key; 4 permission denied.
+package main
+
+// How the tool is built: each command lives in its own file (ls.go, stat.go,
+// bench.go, ...) and plugs itself in from an init function with register, so
+// adding one never touches this file:
 //
 //	func init() { register("ls", "list queues", runLs) }
 //
@@ -21,7 +64,6 @@
 //
 // A command that wants a status other than 1 for an error returns an
 // exitError carrying it (see queueCommand for 3 and 4).
-package main
 
 import (
 	"errors"

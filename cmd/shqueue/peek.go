@@ -32,14 +32,15 @@ func runPeek(args []string) error {
 	n := fs.Int("n", 10, "how many messages")
 	limit := fs.Int("bytes", 0, "dump at most this many bytes of each message (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON (message bytes in hex)")
-	key, err := parseKeyArgs(fs, args)
+	arg, err := parseKeyArgs(fs, args)
 	if err != nil {
 		return err
 	}
+	key := arg.key
 	if *n < 0 || *limit < 0 {
 		return usagef("-n and -bytes must not be negative")
 	}
-	info, err := shqueue.Inspect(key)
+	info, err := inspect("peek", arg)
 	if err != nil {
 		return err
 	}

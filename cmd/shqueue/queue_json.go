@@ -47,7 +47,9 @@ type queueJSON struct {
 	LastOpen          *time.Time    `json:"last_open,omitempty"`   // newest handle in the process table
 	Attachments       int           `json:"attachments"`
 	Removed           bool          `json:"removed"`
-	Stale             bool          `json:"stale"`
+	Stale             bool          `json:"stale"` // what rm -stale removes: orphaned and empty
+	State             string        `json:"state"` // in use, idle or orphaned
+	Name              string        `json:"name,omitempty"`
 	SleepingConsumers int           `json:"sleeping_consumers"`
 	SleepingProducers int           `json:"sleeping_producers"`
 	Processes         []processJSON `json:"processes"`
@@ -65,6 +67,7 @@ func toQueueJSON(info *shqueue.Info) queueJSON {
 		Head: info.Head, Tail: info.Tail, Stats: toStatsJSON(info.Stats),
 		SegmentSize: info.SegmentSize, CreatorPID: info.CreatorPID, Created: info.Created,
 		Attachments: info.Attachments, Removed: info.Removed, Stale: isStale(info),
+		State: info.State().String(), Name: info.Name,
 		SleepingConsumers: info.SleepingConsumers, SleepingProducers: info.SleepingProducers,
 		Processes: []processJSON{},
 	}

@@ -21,9 +21,26 @@ import (
 	"github.com/shqueue/shqueue"
 )
 
-// parseKey reads a SysV key in decimal or 0x hex. Hex values above
-// 0x7fffffff stand for negative keys, as ipcs prints them.
-func parseKey(s string) (int, error) {
+// queueArg is a queue as the user names it: a key, or name:NAME.
+type queueArg struct {
+	key  int
+	name string // the NAME of name:NAME; "" for a key given as a number
+}
+
+// namePrefix introduces a queue name where a command takes a KEY.
+const namePrefix = "name:"
+
+// parseQueueArg reads name:NAME (the key KeyFromName gives) or a SysV key in
+// decimal or 0x hex. Hex values above 0x7fffffff stand for negative keys, as
+// ipcs prints them.
+func parseQueueArg(s string) (queueArg, error) {
+	if name, ok := strings.CutPrefix(s, namePrefix); ok {
+		key, err := shqueue.KeyFromName(name)
+		if err != nil {
+			return queueArg{}, usagef("bad queue name %q: %v", name, err)
+		}
+		return queueArg{key, name}, nil
+	}
 	var key int64
 	var err error
 	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
@@ -34,22 +51,46 @@ func parseKey(s string) (int, error) {
 		key, err = strconv.ParseInt(s, 10, 32)
 	}
 	if err != nil || key == 0 {
-		return 0, usagef("bad key %q: want a non-zero 32-bit value in decimal or 0x hex", s)
+		return queueArg{}, usagef("bad key %q: want name:NAME, or a non-zero 32-bit value in decimal or 0x hex", s)
 	}
-	return int(key), nil
+	return queueArg{key: int(key)}, nil
 }
 
 // parseKeyArgs parses the flags and the one KEY argument of a command that
 // takes a single queue.
-func parseKeyArgs(fs *flag.FlagSet, args []string) (int, error) {
+func parseKeyArgs(fs *flag.FlagSet, args []string) (queueArg, error) {
 	rest, err := parseOpsArgs(fs, args)
 	if err != nil {
-		return 0, err
+		return queueArg{}, err
 	}
 	if len(rest) != 1 {
-		return 0, usagef("want one KEY, got %d arguments", len(rest))
+		return queueArg{}, usagef("want one KEY, got %d arguments", len(rest))
 	}
-	return parseKey(rest[0])
+	return parseQueueArg(rest[0])
+}
+
+// inspect is shqueue.Inspect for a queue the user named: given as name:NAME,
+// the queue must carry that name, as Open checks with WithName. Another name
+// at the key is another program's queue whose name hashes to the same key.
+func inspect(op string, q queueArg) (*shqueue.Info, error) {
+	info, err := shqueue.Inspect(q.key)
+	if err != nil || q.name == "" || info.NameIs(q.name) {
+		return info, err
+	}
+	carries := "no name"
+	if info.Name != "" {
+		carries = strconv.Quote(info.Name)
+	}
+	return nil, fmt.Errorf("%s queue %s: %w: it carries %s, not %q", op, keyHex(q.key), shqueue.ErrNameMismatch, carries, q.name)
+}
+
+// describe names a queue for output: its key, in hex and decimal, and its
+// name if it has one.
+func describe(key int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("%s (%d)", keyHex(key), key)
+	}
+	return fmt.Sprintf("%s (%d, %q)", keyHex(key), key, name)
 }
 
 // keyHex formats a key as ipcs does.
@@ -88,18 +129,32 @@ func lastOpen(info *shqueue.Info) time.Time {
 	return last
 }
 
-// isStale reports what rm -stale goes by: no kernel attachment, no live process
-// in the table.
+// isStale reports what rm -stale removes without -force: an orphaned queue
+// (nobody attached, only dead processes in its table) that holds no message.
 func isStale(info *shqueue.Info) bool {
-	if info.Attachments > 0 {
-		return false
+	return info.State() == shqueue.QueueOrphaned && info.Len == 0
+}
+
+// queueStatus is a queue's STATUS in ls: who uses it and, if nobody does,
+// whether it holds messages.
+func queueStatus(info *shqueue.Info) string {
+	switch {
+	case info.Removed:
+		return "removed"
+	case info.State() == shqueue.QueueInUse:
+		return "in use"
+	case info.Len == 0:
+		return info.State().String() + ", empty"
 	}
-	for _, p := range info.Processes {
-		if p.Alive {
-			return false
-		}
+	return info.State().String() + ", " + plural(info.Len, "message")
+}
+
+// plural counts n things: "1 message", "2 messages".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
 	}
-	return true
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // queueCommand gives a queue command's "not found" and "permission denied"

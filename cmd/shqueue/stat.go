@@ -10,6 +10,28 @@ import (
 	"github.com/shqueue/shqueue"
 )
 
+// statusLine says who uses the queue and what rm would do with it.
+func statusLine(info *shqueue.Info) string {
+	var s string
+	switch info.State() {
+	case shqueue.QueueInUse:
+		return "in use"
+	case shqueue.QueueIdle:
+		s = "idle: nobody attached, every handle closed"
+	case shqueue.QueueOrphaned:
+		s = "orphaned: nobody attached, only dead processes in its table"
+	}
+	if info.Len > 0 {
+		s += "; holds " + plural(info.Len, "message")
+	} else {
+		s += "; empty"
+	}
+	if isStale(info) {
+		return s + " (rm -stale removes it)"
+	}
+	return s + " (rm -stale -force removes it)"
+}
+
 func init() {
 	register("stat", "show a queue: geometry, length, counters, attached processes", queueCommand(runStat))
 }
@@ -17,11 +39,11 @@ func init() {
 func runStat(args []string) error {
 	fs := newFlagSet("stat", "KEY")
 	asJSON := fs.Bool("json", false, "print JSON")
-	key, err := parseKeyArgs(fs, args)
+	arg, err := parseKeyArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	info, err := shqueue.Inspect(key)
+	info, err := inspect("stat", arg)
 	if err != nil {
 		return err
 	}
@@ -30,6 +52,9 @@ func runStat(args []string) error {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "queue\t%s (%d), segment id %d\n", keyHex(info.Key), info.Key, info.ID)
+	if info.Name != "" {
+		fmt.Fprintf(tw, "name\t%q\n", info.Name)
+	}
 	fmt.Fprintf(tw, "layout version\t%d\n", info.LayoutVersion)
 	fmt.Fprintf(tw, "messages\t%d bytes (%d words), capacity %d\n", info.MsgSize, info.MsgSize/8, info.Cap)
 	fmt.Fprintf(tw, "length\t%d (head %d, tail %d)\n", info.Len, info.Head, info.Tail)
@@ -44,9 +69,7 @@ func runStat(args []string) error {
 	fmt.Fprintf(tw, "last shmat\t%s (any process, inspections included)\n", opsTime(info.LastAttach))
 	fmt.Fprintf(tw, "kernel attachments\t%d\n", info.Attachments)
 	fmt.Fprintf(tw, "sleeping now\t%d consumers, %d producers\n", info.SleepingConsumers, info.SleepingProducers)
-	if isStale(info) {
-		fmt.Fprintf(tw, "status\tstale: no live process attached (rm -stale removes it)\n")
-	}
+	fmt.Fprintf(tw, "status\t%s\n", statusLine(info))
 	fmt.Fprintf(tw, "processes\t%d\n", len(info.Processes))
 	if err := tw.Flush(); err != nil {
 		return err

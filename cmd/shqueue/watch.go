@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/shqueue/shqueue"
 )
 
 func init() {
@@ -39,17 +37,18 @@ func runWatch(args []string) error {
 	interval := fs.Duration("interval", time.Second, "time between samples")
 	count := fs.Int("count", 0, "stop after this many samples (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per sample (JSON Lines)")
-	key, err := parseKeyArgs(fs, args)
+	arg, err := parseKeyArgs(fs, args)
 	if err != nil {
 		return err
 	}
+	key := arg.key
 	if *interval <= 0 || *count < 0 {
 		return usagef("-interval must be positive and -count not negative")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	prev, err := shqueue.Inspect(key)
+	prev, err := inspect("watch", arg)
 	if err != nil {
 		return err
 	}
@@ -68,7 +67,7 @@ func runWatch(args []string) error {
 			return nil
 		case <-ticker.C:
 		}
-		cur, err := shqueue.Inspect(key)
+		cur, err := inspect("watch", arg)
 		if err != nil {
 			return err
 		}
