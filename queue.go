@@ -48,6 +48,9 @@ type Queue struct {
 	outKind  copyKind // copy variant out of it (dequeue)
 	wait     WaitStrategy
 	tryWait  time.Duration
+	flags    uint32   // the queue's options (layout.go: flagSingleProducer, flagSingleConsumer)
+	prodMode roleMode // how this handle enqueues: shared, holding the producer role, or not allowed (roles.go)
+	consMode roleMode // the same for dequeues
 
 	tail, head                                      *uint64
 	notEmpty, emptySleepers                         *uint32
@@ -64,9 +67,10 @@ type Queue struct {
 	waiters atomic.Int32 // blocking calls inside the handle, between attempts
 
 	// laneBusy marks the lanes taken by calls inside the handle (protocol.go:
-	// enter), on a line of its own: only this handle's goroutines touch it.
+	// enter; the first two are the exclusive roles', roles.go), on lines of
+	// their own: only this handle's goroutines touch them.
 	_        [64]byte
-	laneBusy [procLanes]uint64
+	laneBusy [procRecords]uint64
 
 	// Stall tracking for crash recovery, on its own line: written only when an
 	// operation finds the queue empty or full.
@@ -105,7 +109,11 @@ func Create(key int, words, maxLen uint32, opts ...Option) (*Queue, error) {
 	if words > maxMsgWords {
 		return nil, keyErr("create", key, ErrInvalidSize, "message of %d words is over the %d-word limit", words, maxMsgWords)
 	}
+	if o.flags&^flagsKnown != 0 {
+		return nil, keyErr("create", key, ErrInvalidArg, "unknown option flags %#x", o.flags)
+	}
 	g := newGeometry(uint64(words), uint64(maxLen))
+	g.flags = o.flags
 	if g.total > math.MaxInt {
 		return nil, keyErr("create", key, ErrInvalidSize, "%d bytes", g.total)
 	}
@@ -129,7 +137,7 @@ func Create(key int, words, maxLen uint32, opts ...Option) (*Queue, error) {
 		return nil, keyErr("create", key, ErrInvalidSize, "segment of %d bytes, %d needed", len(seg.mem), g.total)
 	}
 	initSegment(seg.mem, g)
-	q, err := newQueue(seg, g, o)
+	q, err := newQueue("create", seg, g, o)
 	if err != nil {
 		_ = seg.detach()
 		_ = shmRemove(key, id)
@@ -143,7 +151,12 @@ func Create(key int, words, maxLen uint32, opts ...Option) (*Queue, error) {
 // that finds it also finds a complete header.
 func initSegment(mem []byte, g geometry) {
 	base := unsafe.Pointer(&mem[0])
-	atomic.StoreUint32(u32At(base, offVersion), layoutVersion)
+	if g.flags != 0 {
+		atomic.StoreUint32(u32At(base, offVersion), layoutVersionRoles)
+		atomic.StoreUint32(u32At(base, offFlags), g.flags)
+	} else {
+		atomic.StoreUint32(u32At(base, offVersion), layoutVersion)
+	}
 	atomic.StoreUint64(u64At(base, offMsgSize), g.msgSize)
 	atomic.StoreUint64(u64At(base, offCapacity), g.capacity)
 	atomic.StoreUint64(u64At(base, offSlotStride), g.slotStride)
@@ -217,7 +230,7 @@ func Open(key int, opts ...Option) (*Queue, error) {
 	g, err := readGeometry("open", seg, info)
 	if err == nil {
 		var q *Queue
-		if q, err = newQueue(seg, g, o); err == nil {
+		if q, err = newQueue("open", seg, g, o); err == nil {
 			return q, nil
 		}
 	}
@@ -238,8 +251,13 @@ func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 	if magic != layoutMagic {
 		return geometry{}, keyErr(op, seg.key, ErrInvalidMagic, "magic %#x", magic)
 	}
-	if v := atomic.LoadUint32(u32At(base, offVersion)); v != layoutVersion {
-		return geometry{}, keyErr(op, seg.key, ErrBadVersion, "layout version %d, this library reads %d", v, layoutVersion)
+	v := atomic.LoadUint32(u32At(base, offVersion))
+	if v != layoutVersion && v != layoutVersionRoles {
+		return geometry{}, keyErr(op, seg.key, ErrBadVersion, "layout version %d, this library reads %d and %d", v, layoutVersion, layoutVersionRoles)
+	}
+	flags := atomic.LoadUint32(u32At(base, offFlags))
+	if (v == layoutVersion) != (flags == 0) || flags&^flagsKnown != 0 {
+		return geometry{}, keyErr(op, seg.key, ErrCorrupt, "layout version %d with option flags %#x", v, flags)
 	}
 	msgSize := atomic.LoadUint64(u64At(base, offMsgSize))
 	capacity := atomic.LoadUint64(u64At(base, offCapacity))
@@ -247,6 +265,7 @@ func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 		return geometry{}, keyErr(op, seg.key, ErrCorrupt, "message size %d, capacity %d", msgSize, capacity)
 	}
 	g := newGeometry(msgSize/8, capacity)
+	g.flags = flags
 	if atomic.LoadUint64(u64At(base, offSlotStride)) != g.slotStride ||
 		atomic.LoadUint64(u64At(base, offDataOffset)) != g.dataOffset ||
 		atomic.LoadUint64(u64At(base, offSlotsStart)) != g.slotsStart {
@@ -258,7 +277,9 @@ func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 	return g, nil
 }
 
-func newQueue(seg *segment, g geometry, o options) (*Queue, error) {
+// newQueue attaches a handle: it takes a table entry and the roles asked for;
+// op names the caller's operation in an error.
+func newQueue(op string, seg *segment, g geometry, o options) (*Queue, error) {
 	q := mapQueue(seg, g)
 	q.inKind = pickCopy(int(g.msgSize), true)
 	q.outKind = pickCopy(int(g.msgSize), false)
@@ -269,7 +290,11 @@ func newQueue(seg *segment, g geometry, o options) (*Queue, error) {
 		return nil, err
 	}
 	q.self, q.selfEntry = self, q.entry(self)
-	q.lanes = unsafe.Pointer(q.selfEntry.lane(0))
+	q.lanes = unsafe.Pointer(q.selfEntry.record(0))
+	if err := q.takeRoles(op, o.roles); err != nil {
+		q.releaseEntry()
+		return nil, err
+	}
 	return q, nil
 }
 
@@ -296,6 +321,7 @@ func mapQueue(seg *segment, g geometry) *Queue {
 		skipped:       u64At(base, offSkipped),
 		lostDeq:       u64At(base, offLostDeq),
 		stalled:       u64At(base, offStalled),
+		flags:         g.flags,
 		key:           seg.key,
 		self:          -1,
 		seg:           seg,
@@ -329,6 +355,7 @@ func (q *Queue) Close() error {
 		}
 		time.Sleep(closePoll)
 	}
+	q.releaseRoles()
 	q.releaseEntry()
 	return q.seg.detach()
 }
@@ -477,8 +504,14 @@ func (q *Queue) mustMsg(op string, msg []byte) {
 // msg.
 func (q *Queue) EnqueueShift(msg []byte) {
 	q.mustMsg("enqueue", msg)
-	if q.shift(msg) == opClosed {
+	if q.flags&flagSingleConsumer != 0 {
+		panic("shqueue: " + keyErr("enqueue", q.key, ErrRole, "EnqueueShift moves head, which a single-consumer queue's consumer alone moves").Error())
+	}
+	switch q.shift(msg) {
+	case opClosed:
 		q.mustMsg("enqueue", msg)
+	case opRole:
+		panic("shqueue: " + q.roleErr("enqueue").Error())
 	}
 }
 
@@ -507,11 +540,11 @@ func (q *Queue) EnqueueBlock(ctx context.Context, msg []byte) error {
 	if err := ctxDone(ctx); err != nil {
 		return err
 	}
-	switch q.enqueue(msg, false) {
+	switch r := q.enqueue(msg, false); r {
 	case opDone:
 		return nil
-	case opClosed:
-		return keyErr("enqueue", q.key, ErrClosed, "")
+	case opClosed, opRole:
+		return q.blockResult("enqueue", r)
 	}
 	return q.block(ctx, false, msg)
 }
@@ -540,11 +573,11 @@ func (q *Queue) DequeueBlock(ctx context.Context, buf []byte) error {
 	if err := ctxDone(ctx); err != nil {
 		return err
 	}
-	switch q.dequeue(buf, false) {
+	switch r := q.dequeue(buf, false); r {
 	case opDone:
 		return nil
-	case opClosed:
-		return keyErr("dequeue", q.key, ErrClosed, "")
+	case opClosed, opRole:
+		return q.blockResult("dequeue", r)
 	}
 	return q.block(ctx, true, buf)
 }
