@@ -147,6 +147,9 @@ func (q *Queue) enterSlow() int {
 // to leave, and calls wakeSleepers now and then while it waits.
 func (q *Queue) closeLanes(wakeSleepers func()) {
 	for i := range q.laneBusy {
+		if atomic.CompareAndSwapUint64(&q.laneBusy[i], laneRefused, laneClosed) {
+			continue // a role's lane this handle never had (roles.go)
+		}
 		for round := 0; !atomic.CompareAndSwapUint64(&q.laneBusy[i], laneFree, laneClosed); round++ {
 			if round%closeRoundsPerWake == 0 {
 				wakeSleepers()

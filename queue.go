@@ -51,6 +51,8 @@ type Queue struct {
 	flags    uint32   // the queue's options (layout.go: flagSingleProducer, flagSingleConsumer)
 	prodMode roleMode // how this handle enqueues: shared, holding the producer role, or not allowed (roles.go)
 	consMode roleMode // the same for dequeues
+	prodLane int      // the lane an enqueue tries first: a role's, or the first shared one (roles.go)
+	consLane int      // the lane a dequeue tries first
 
 	tail, head                                      *uint64
 	notEmpty, emptySleepers                         *uint32

@@ -49,38 +49,46 @@ const (
 	roleDenied                 // the side is exclusive and another handle may hold it
 )
 
-// laneDenied is what enterProducer and enterConsumer return to a handle
-// without the role on an exclusive side; -1 means closed, as from enter.
+// laneDenied is what enterRole returns to a handle without the role on an
+// exclusive side; -1 means closed, as from enter.
 const laneDenied = -2
 
+// laneRefused is the state of a role's lane in a handle that may not use
+// that side: the lane can never be taken, so the hot path needs no check of
+// its own, and Close takes it as it is.
+const laneRefused = 3
+
 // enterProducer takes the lane an enqueue runs in: the producer role's lane
-// for its holder, a shared lane otherwise. It returns -1 if the handle is
-// closed, laneDenied if this handle may not enqueue.
+// for its holder (and for a handle refused the role, whose lane is never
+// free), the first free shared lane otherwise. It returns -1 if the handle is
+// closed, laneDenied if this handle may not enqueue. One CAS on process
+// memory, as enter.
 func (q *Queue) enterProducer() int {
-	switch q.prodMode {
-	case roleShared:
-		return q.enter()
-	case roleSole:
-		if q.enterRole(laneProducer) {
-			return laneProducer
-		}
-		return -1
+	if atomic.CompareAndSwapUint64(&q.laneBusy[q.prodLane&laneMask], laneFree, laneTaken) {
+		return q.prodLane
 	}
-	return laneDenied
+	return q.enterSlowAt(q.prodLane)
 }
 
 // enterConsumer is enterProducer for a dequeue.
 func (q *Queue) enterConsumer() int {
-	switch q.consMode {
-	case roleShared:
-		return q.enter()
-	case roleSole:
-		if q.enterRole(laneConsumer) {
-			return laneConsumer
-		}
-		return -1
+	if atomic.CompareAndSwapUint64(&q.laneBusy[q.consLane&laneMask], laneFree, laneTaken) {
+		return q.consLane
 	}
-	return laneDenied
+	return q.enterSlowAt(q.consLane)
+}
+
+// laneMask keeps a lane index in range for the compiler, which then leaves
+// out the bounds check (every index is below procRecords <= 31).
+const laneMask = 31
+
+// enterSlowAt is enterProducer or enterConsumer when the lane tried first is
+// not free.
+func (q *Queue) enterSlowAt(lane int) int {
+	if lane >= firstSharedLane {
+		return q.enterSlow()
+	}
+	return q.enterRoleSlow(lane)
 }
 
 // laneResult is the answer of a call that could not take a lane.
@@ -91,19 +99,22 @@ func laneResult(lane int) opResult {
 	return opClosed
 }
 
-// enterRole takes a role's lane, waiting while another goroutine of this
-// handle is inside that side; false once the handle is closed.
-func (q *Queue) enterRole(lane int) bool {
-	if atomic.CompareAndSwapUint64(&q.laneBusy[lane], laneFree, laneTaken) {
-		return true
-	}
+// enterRoleSlow is enterProducer or enterConsumer when a role's lane is not free: another goroutine of
+// this handle is inside that side (wait for it), the handle is closed, or it
+// may not use the side.
+func (q *Queue) enterRoleSlow(lane int) int {
 	for {
 		switch atomic.LoadUint64(&q.laneBusy[lane]) {
 		case laneClosed:
-			return false
+			return -1
+		case laneRefused:
+			if q.closed.Load() {
+				return -1
+			}
+			return laneDenied
 		case laneFree:
 			if atomic.CompareAndSwapUint64(&q.laneBusy[lane], laneFree, laneTaken) {
-				return true
+				return lane
 			}
 		}
 		runtime.Gosched() // another goroutine is in the middle of one call
@@ -216,23 +227,25 @@ func (q *Queue) releaseRoles() {
 // queue's flags and the roles asked for, taking the leases it asked for.
 func (q *Queue) takeRoles(op string, asked uint32) error {
 	q.prodMode, q.consMode = roleShared, roleShared
+	q.prodLane, q.consLane = firstSharedLane, firstSharedLane
+	q.laneBusy[laneProducer], q.laneBusy[laneConsumer] = laneRefused, laneRefused
 	if q.flags&flagSingleProducer != 0 {
-		q.prodMode = roleDenied
+		q.prodMode, q.prodLane = roleDenied, laneProducer
 		if asked&flagSingleProducer != 0 {
 			if err := q.takeRole(op, true); err != nil {
 				return err
 			}
-			q.prodMode = roleSole
+			q.prodMode, q.laneBusy[laneProducer] = roleSole, laneFree
 		}
 	}
 	if q.flags&flagSingleConsumer != 0 {
-		q.consMode = roleDenied
+		q.consMode, q.consLane = roleDenied, laneConsumer
 		if asked&flagSingleConsumer != 0 {
 			if err := q.takeRole(op, false); err != nil {
 				q.releaseRoles()
 				return err
 			}
-			q.consMode = roleSole
+			q.consMode, q.laneBusy[laneConsumer] = roleSole, laneFree
 		}
 	}
 	return nil

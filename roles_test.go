@@ -347,3 +347,36 @@ func TestRoleNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRoles measures one goroutine enqueueing a 64-byte message and
+// dequeueing it again on a queue with shared sides (roles=mpmc) and with an
+// exclusive producer and consumer (roles=spsc): the instructions of the two
+// paths, without the cross-CPU traffic (cmd/shqueue bench's shqueue-spsc
+// measures that).
+func BenchmarkRoles(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"mpmc", nil},
+		{"spsc", []Option{WithSingleProducer(), WithSingleConsumer(), AsProducer(), AsConsumer()}},
+	} {
+		b.Run("op=enqueue-dequeue/roles="+tc.name+"/size=64", func(b *testing.B) {
+			q := newTestQueue(b, 8, 64, tc.opts...)
+			msg, buf := bufferAt(64, 0), bufferAt(64, 2048)
+			msg[63] = 7
+			b.ReportAllocs()
+			for b.Loop() {
+				if !q.EnqueueTry(msg) {
+					b.Fatal("EnqueueTry on an empty queue failed")
+				}
+				if !q.DequeueTry(buf) {
+					b.Fatal("DequeueTry after an enqueue failed")
+				}
+			}
+			if buf[63] != 7 {
+				b.Fatal("dequeued wrong bytes")
+			}
+		})
+	}
+}

@@ -33,6 +33,8 @@ for every transport and message size, transports of one size measured one
 after another so that ratios compare figures taken moments apart:
 
   shqueue-spin      shqueue, busy-spin wait strategy
+  shqueue-spsc      shqueue-spin on queues with an exclusive producer and
+                    consumer (WithSingleProducer, WithSingleConsumer)
   shqueue-adaptive  shqueue, adaptive wait strategy (spin, yield, sleep)
   unix              Unix domain socket pair (SOCK_STREAM)
   pipe              two pipes
@@ -185,7 +187,7 @@ func defaultTransports() []string {
 
 func transportRank(t *transport) int {
 	switch t.base {
-	case "shqueue-spin", "unix":
+	case "shqueue-spin", "shqueue-spsc", "unix":
 		return 0
 	case "shqueue-adaptive", "pipe":
 		return 1
