@@ -35,8 +35,17 @@ type Info struct {
 	Head    uint64 // next position consumers claim
 	Tail    uint64 // next position producers claim
 
-	LayoutVersion uint32    // the segment's layout version
-	Created       time.Time // when Create initialised the segment
+	LayoutVersion uint32 // the segment's layout version
+
+	// The queue's exclusive sides (WithSingleProducer, WithSingleConsumer)
+	// and their roles' holders as the leases name them: the pid, 0 if the
+	// role is free, and whether that process still holds it (it runs; a
+	// dead holder's role goes to the next Open that asks for it).
+	SingleProducer, SingleConsumer bool
+	ProducerPID, ConsumerPID       int
+	ProducerAlive, ConsumerAlive   bool
+
+	Created time.Time // when Create initialised the segment
 
 	SegmentSize int         // the segment's size in bytes, as the kernel reports it
 	Mode        os.FileMode // permission bits
@@ -337,6 +346,9 @@ func (v *queueView) info() *Info {
 	if v.stat.atime != 0 {
 		info.LastAttach = time.Unix(v.stat.atime, 0)
 	}
+	info.SingleProducer, info.SingleConsumer = q.SingleProducer(), q.SingleConsumer()
+	info.ProducerPID, info.ProducerAlive = q.leaseHolder(atomic.LoadUint64(q.lease(true)))
+	info.ConsumerPID, info.ConsumerAlive = q.leaseHolder(atomic.LoadUint64(q.lease(false)))
 	for _, p := range q.attached() {
 		info.Processes = append(info.Processes, Process{
 			Entry:             p.Index,

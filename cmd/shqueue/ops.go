@@ -206,6 +206,9 @@ type queueJSON struct {
 	UID               int           `json:"uid"`
 	Mode              string        `json:"mode"`
 	LayoutVersion     uint32        `json:"layout_version"`
+	Options           []string      `json:"options"`                // single-producer, single-consumer
+	ProducerPID       int           `json:"producer_pid,omitempty"` // the producer role's holder (single-producer queues)
+	ConsumerPID       int           `json:"consumer_pid,omitempty"` // the consumer role's holder (single-consumer queues)
 	MsgSize           int           `json:"msg_size"`
 	Capacity          int           `json:"capacity"`
 	Len               int           `json:"len"`
@@ -238,7 +241,13 @@ func toQueueJSON(info *shqueue.Info) queueJSON {
 		SegmentSize: info.SegmentSize, CreatorPID: info.CreatorPID, Created: info.Created,
 		Attachments: info.Attachments, Removed: info.Removed, Stale: isStale(info),
 		SleepingConsumers: info.SleepingConsumers, SleepingProducers: info.SleepingProducers,
-		Processes: []processJSON{},
+		Processes: []processJSON{}, Options: queueOptions(info),
+	}
+	if info.ProducerAlive {
+		j.ProducerPID = info.ProducerPID
+	}
+	if info.ConsumerAlive {
+		j.ConsumerPID = info.ConsumerPID
 	}
 	if !info.LastAttach.IsZero() {
 		j.LastAttach = &info.LastAttach
@@ -321,16 +330,16 @@ func runLs(args []string) error {
 		return writeOpsJSON(os.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tDECIMAL\tID\tOWNER\tMODE\tMSG\tCAP\tLEN\tNATTCH\tPIDS\tCREATED\tLAST-OPEN\tSTATUS")
+	fmt.Fprintln(tw, "KEY\tDECIMAL\tID\tOWNER\tMODE\tMSG\tCAP\tLEN\tNATTCH\tPIDS\tCREATED\tLAST-OPEN\tSTATUS\tOPTIONS")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%04o\t", keyHex(e.Key), e.Key, e.ID, ownerName(e.UID), uint32(e.Mode))
 		if e.Info == nil {
-			fmt.Fprintf(tw, "-\t-\t-\t%d\t-\t-\t-\t%s\n", e.Attachments, entryStatus(e))
+			fmt.Fprintf(tw, "-\t-\t-\t%d\t-\t-\t-\t%s\t-\n", e.Attachments, entryStatus(e))
 			continue
 		}
 		i := e.Info
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", i.MsgSize, i.Cap, i.Len, i.Attachments,
-			pidList(i.Processes), opsTime(i.Created), opsTime(lastOpen(i)), entryStatus(e))
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", i.MsgSize, i.Cap, i.Len, i.Attachments,
+			pidList(i.Processes), opsTime(i.Created), opsTime(lastOpen(i)), entryStatus(e), optionList(i))
 	}
 	return tw.Flush()
 }
@@ -418,6 +427,7 @@ func runStat(args []string) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "queue\t%s (%d), segment id %d\n", keyHex(info.Key), info.Key, info.ID)
 	fmt.Fprintf(tw, "layout version\t%d\n", info.LayoutVersion)
+	fmt.Fprintf(tw, "options\t%s\n", optionRoles(info))
 	fmt.Fprintf(tw, "messages\t%d bytes (%d words), capacity %d\n", info.MsgSize, info.MsgSize/8, info.Cap)
 	fmt.Fprintf(tw, "length\t%d (head %d, tail %d)\n", info.Len, info.Head, info.Tail)
 	fmt.Fprintf(tw, "enqueued\t%d\n", info.Stats.Enqueued)
@@ -686,6 +696,8 @@ func runCreate(args []string) error {
 	capacity := fs.Uint("cap", 1024, "capacity in messages")
 	mode := fs.String("mode", "0600", "permission bits of the segment, in octal")
 	asJSON := fs.Bool("json", false, "print the new queue as stat -json does")
+	singleProducer := fs.Bool("single-producer", false, "one producer handle at a time (WithSingleProducer): producers open it AsProducer")
+	singleConsumer := fs.Bool("single-consumer", false, "one consumer handle at a time (WithSingleConsumer): consumers open it AsConsumer")
 	rest, err := parseOpsArgs(fs, args)
 	if err != nil {
 		return err
@@ -708,7 +720,14 @@ func runCreate(args []string) error {
 	if *words == 0 || *words > math.MaxUint32 || *capacity == 0 || *capacity > math.MaxUint32 {
 		return usagef("-words and -cap must be positive 32-bit values")
 	}
-	q, err := shqueue.Create(key, uint32(*words), uint32(*capacity), shqueue.WithMode(os.FileMode(perm)))
+	opts := []shqueue.Option{shqueue.WithMode(os.FileMode(perm))}
+	if *singleProducer {
+		opts = append(opts, shqueue.WithSingleProducer())
+	}
+	if *singleConsumer {
+		opts = append(opts, shqueue.WithSingleConsumer())
+	}
+	q, err := shqueue.Create(key, uint32(*words), uint32(*capacity), opts...)
 	if err != nil {
 		return err
 	}
@@ -725,4 +744,48 @@ func runCreate(args []string) error {
 	fmt.Printf("created queue %s (%d): %d-byte messages, capacity %d, mode %04o\n",
 		keyHex(key), key, *words*8, *capacity, perm)
 	return nil
+}
+
+// queueOptions names the options a queue was created with.
+func queueOptions(info *shqueue.Info) []string {
+	opts := []string{}
+	if info.SingleProducer {
+		opts = append(opts, "single-producer")
+	}
+	if info.SingleConsumer {
+		opts = append(opts, "single-consumer")
+	}
+	return opts
+}
+
+// optionList is the OPTIONS column of ls: the options, or "-".
+func optionList(info *shqueue.Info) string {
+	if opts := queueOptions(info); len(opts) > 0 {
+		return strings.Join(opts, ",")
+	}
+	return "-"
+}
+
+// optionRoles is stat's options line: each option with its role's holder.
+func optionRoles(info *shqueue.Info) string {
+	holder := func(pid int, alive bool) string {
+		switch {
+		case alive:
+			return fmt.Sprintf(" (role held by pid %d)", pid)
+		case pid != 0:
+			return fmt.Sprintf(" (role free: its holder, pid %d, is gone)", pid)
+		}
+		return " (role free)"
+	}
+	var parts []string
+	if info.SingleProducer {
+		parts = append(parts, "single-producer"+holder(info.ProducerPID, info.ProducerAlive))
+	}
+	if info.SingleConsumer {
+		parts = append(parts, "single-consumer"+holder(info.ConsumerPID, info.ConsumerAlive))
+	}
+	if len(parts) == 0 {
+		return "none (any number of producers and consumers)"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -135,6 +136,41 @@ func TestOps(t *testing.T) {
 	t.Run("errors", func(t *testing.T) { testOpsErrors(t, exe) })
 	t.Run("unreadable", func(t *testing.T) { testOpsUnreadable(t, exe) })
 	t.Run("stale", func(t *testing.T) { testOpsStale(t, exe) })
+	t.Run("roles", func(t *testing.T) { testOpsRoles(t, exe) })
+}
+
+// testOpsRoles: create -single-producer -single-consumer records the
+// options; stat, stat -json and ls show them and the producer role's holder.
+func testOpsRoles(t *testing.T, exe string) {
+	key := freeKey(t)
+	mustRun(t, exe, 0, "create", strconv.Itoa(key), "-words", "4", "-cap", "8", "-single-producer", "-single-consumer")
+	removeAtEnd(t, key)
+	q, err := shqueue.Open(key, shqueue.AsProducer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if !q.SingleProducer() || !q.SingleConsumer() || !q.IsProducer() || q.IsConsumer() {
+		t.Fatal("the tool's queue lacks the options")
+	}
+	pid := os.Getpid()
+	r := mustRun(t, exe, 0, "stat", strconv.Itoa(key))
+	want := fmt.Sprintf("options +single-producer \\(role held by pid %d\\), single-consumer \\(role free\\)\n", pid)
+	if !regexp.MustCompile(want).MatchString(r.stdout) || !regexp.MustCompile(`layout version +3\n`).MatchString(r.stdout) {
+		t.Fatalf("stat output lacks %q and version 3:\n%s", want, r.stdout)
+	}
+	r = mustRun(t, exe, 0, "stat", strconv.Itoa(key), "-json")
+	var st queueJSON
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(st.Options, []string{"single-producer", "single-consumer"}) || st.ProducerPID != pid || st.ConsumerPID != 0 {
+		t.Fatalf("stat -json options %q, producer %d, consumer %d", st.Options, st.ProducerPID, st.ConsumerPID)
+	}
+	r = mustRun(t, exe, 0, "ls")
+	if row := lsLine(t, r.stdout, key); len(row) != 14 || row[13] != "single-producer,single-consumer" {
+		t.Fatalf("ls row %q", row)
+	}
 }
 
 // testOpsQueue: create, fill through the library, stat, ls, peek, watch, rm.
@@ -194,8 +230,8 @@ func testOpsQueue(t *testing.T, exe string) {
 	// ls: the row and the JSON entry.
 	r = mustRun(t, exe, 0, "ls")
 	row := lsLine(t, r.stdout, key)
-	if len(row) != 13 || row[1] != strconv.Itoa(key) || row[4] != "0640" || row[5] != "32" || row[6] != "8" ||
-		row[7] != "4" || row[8] != "1" || row[9] != strconv.Itoa(pid) || row[12] != "ok" {
+	if len(row) != 14 || row[1] != strconv.Itoa(key) || row[4] != "0640" || row[5] != "32" || row[6] != "8" ||
+		row[7] != "4" || row[8] != "1" || row[9] != strconv.Itoa(pid) || row[12] != "ok" || row[13] != "-" {
 		t.Fatalf("ls row for %s = %q\n%s", keyHex(key), row, r.stdout)
 	}
 	r = mustRun(t, exe, 0, "ls", "-json")
@@ -350,7 +386,7 @@ func testOpsErrors(t *testing.T, exe string) {
 		t.Errorf("ls lists a foreign segment without -all:\n%s", r.stdout)
 	}
 	r = mustRun(t, exe, 0, "ls", "-all")
-	if row := lsLine(t, r.stdout, foreign); len(row) != 13 || row[12] != "foreign" || row[5] != "-" {
+	if row := lsLine(t, r.stdout, foreign); len(row) != 14 || row[12] != "foreign" || row[5] != "-" {
 		t.Errorf("ls -all row for the foreign segment: %q", row)
 	}
 	for _, args := range [][]string{{"stat"}, {"stat", "zz"}, {"stat", "0"}, {"stat", "0x1ffffffff"}, {"stat", "1", "2"}, {"rm"}, {"create", "5", "-mode", "999"}} {
@@ -397,7 +433,7 @@ func testOpsUnreadable(t *testing.T, exe string) {
 	}
 	r := runTool(t, exe, cred, "ls")
 	row := lsLine(t, r.stdout, key)
-	if r.code != 0 || len(row) != 13 || row[12] != "unreadable (permission denied)" || row[5] != "-" {
+	if r.code != 0 || len(row) != 14 || row[12] != "unreadable (permission denied)" || row[5] != "-" {
 		t.Fatalf("ls as a user who may not read %s: exit %d, row %q\n%s%s", keyHex(key), r.code, row, r.stdout, r.stderr)
 	}
 	r = runTool(t, exe, cred, "ls", "-json")
@@ -459,7 +495,7 @@ func testOpsStale(t *testing.T, exe string) {
 	child.Process.Kill()
 	child.Wait()
 	r = mustRun(t, exe, 0, "ls")
-	if row := lsLine(t, r.stdout, key); len(row) != 13 || row[8] != "0" || row[9] != strconv.Itoa(child.Process.Pid)+"(dead)" || row[12] != "stale" {
+	if row := lsLine(t, r.stdout, key); len(row) != 14 || row[8] != "0" || row[9] != strconv.Itoa(child.Process.Pid)+"(dead)" || row[12] != "stale" {
 		t.Fatalf("ls row of the killed child's queue: %q\n%s", row, r.stdout)
 	}
 	r = mustRun(t, exe, 0, "stat", keyHex(key))
