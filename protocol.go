@@ -20,7 +20,11 @@ import (
 // Positions. tail is the next position producers claim, head the next one
 // consumers claim; both only grow, and head <= tail <= head+capacity always.
 // Position pos lives in slot pos mod capacity. Claims are CASes on tail and
-// head: the CAS is the instant an enqueue or dequeue takes effect.
+// head: the CAS is the instant an enqueue or dequeue takes effect. On a side
+// created exclusive (WithSingleProducer, WithSingleConsumer) the one handle
+// holding its role moves the position with a release store instead, the
+// instant its operation takes effect (roles.go: claimTail, claimHead); every
+// state below is the same.
 //
 // Sequence words. A slot's sequence word says what the slot holds:
 //

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -378,5 +379,49 @@ func BenchmarkRoles(b *testing.B) {
 				b.Fatal("dequeued wrong bytes")
 			}
 		})
+	}
+}
+
+// TestRoleClose: Close ends the calls blocked on a role handle's exclusive
+// sides (ErrClosed), waits for them, and gives the roles back.
+func TestRoleClose(t *testing.T) {
+	q := newTestQueue(t, 8, 2, WithSingleProducer(), WithSingleConsumer())
+	h, err := Open(q.Key(), AsProducer(), AsConsumer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, ctx := make([]byte, 64), context.Background()
+	for i := 0; i < 2; i++ {
+		if err := h.EnqueueBlock(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 4)
+	for i := 0; i < 2; i++ {
+		go func() { errs <- h.EnqueueBlock(ctx, make([]byte, 64)) }() // the queue is full
+	}
+	e, err := Open(q.Key(), AsConsumer()) // taken: h holds it
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("Open AsConsumer while held: %v, %v", e, err)
+	}
+	time.Sleep(20 * time.Millisecond) // let them block
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Fatalf("blocked EnqueueBlock after Close: %v", err)
+		}
+	}
+	if h.EnqueueTry(msg) || h.DequeueTry(msg) {
+		t.Fatal("a closed role handle moved a message")
+	}
+	h2, err := Open(q.Key(), AsProducer(), AsConsumer())
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	defer h2.Close()
+	if st := q.Stats(); st.Enqueued != 2 || h2.Len() != 2 {
+		t.Fatalf("stats %+v, Len %d", st, h2.Len())
 	}
 }
