@@ -5,6 +5,8 @@ package shqueue
 //
 //	offset  size  contents
 //	     0    64  immutable header: magic, version, geometry (written once by Create)
+//	    64    64  identity: the creator's record and the queue's name (written
+//	              once by Create, before the magic)
 //	   128   128  producer block: tail (own 128-byte block: the adjacent-line
 //	              prefetcher fetches lines in 128-byte pairs, so a 64-byte
 //	              separation would still make producers and consumers share)
@@ -52,6 +54,20 @@ const (
 	offDataOffset = 40 // uint64, message offset inside a slot
 	offSlotsStart = 48 // uint64, offset of slot 0 in the segment
 	offCreatedNs  = 56 // int64, Unix nanoseconds of Create
+
+	// Identity (lifecycle.go), written by Create before the magic. The
+	// creator's record is its first store after attaching, so a segment
+	// whose creator died before finishing (no magic) is known for a
+	// shqueue being created, and by whom.
+	offCreator  = 64 // uint64, creatorTag | the creating process's start time (0 if unknown)
+	offNameHash = 72 // uint64, nameHash of the queue's name (see names.go); 0 with no name
+	offNameLen  = 80 // uint64, the name's length in bytes; 0: created without a name
+	offName     = 88 // the name's first nameStored bytes, zero-padded
+	nameStored  = 40 // bytes 88..127, up to tail's block
+
+	// creatorTag marks offCreator as written by a shqueue Create: a zeroed
+	// segment (ipcmk, another program) never carries it.
+	creatorTag uint64 = 1 << 63
 
 	offTail = 128 // uint64, the next position producers claim
 	offHead = 256 // uint64, the next position consumers claim

@@ -40,8 +40,14 @@ type options struct {
 	wait    WaitStrategy
 	mode    uint32
 	tryWait time.Duration
-	flags   uint32 // Create: the queue's exclusive sides (flagSingleProducer, flagSingleConsumer)
-	roles   uint32 // the roles this handle asks for, as the same bits
+
+	// Lifecycle (lifecycle.go, names.go).
+	name    string
+	named   bool
+	replace bool
+
+	flags uint32 // Create: the queue's exclusive sides (flagSingleProducer, flagSingleConsumer)
+	roles uint32 // the roles this handle asks for, as the same bits
 }
 
 // WithSingleProducer makes Create's queue a single-producer queue: one

@@ -27,9 +27,12 @@ type procEntry struct {
 func (e procEntry) u32(off uintptr) *uint32 { return (*uint32)(unsafe.Add(e.base, off)) }
 func (e procEntry) u64(off uintptr) *uint64 { return (*uint64)(unsafe.Add(e.base, off)) }
 
-func (e procEntry) pid() int               { return int(atomic.LoadUint32(e.u32(offProcPID))) }
-func (e procEntry) start() uint64          { return atomic.LoadUint64(e.u64(offProcStart)) }
-func (e procEntry) record(i int) *uint64   { return e.u64(offProcRecords + uintptr(i)*8) }
+func (e procEntry) pid() int             { return int(atomic.LoadUint32(e.u32(offProcPID))) }
+func (e procEntry) start() uint64        { return atomic.LoadUint64(e.u64(offProcStart)) }
+func (e procEntry) record(i int) *uint64 { return e.u64(offProcRecords + uintptr(i)*8) }
+
+// lane returns shared lane l's claim record (record firstSharedLane+l).
+func (e procEntry) lane(l int) *uint64     { return e.record(firstSharedLane + l) }
 func (e procEntry) emptySleepers() *uint32 { return e.u32(offProcEmptySlp) }
 func (e procEntry) fullSleepers() *uint32  { return e.u32(offProcFullSlp) }
 

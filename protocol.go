@@ -44,14 +44,19 @@ import (
 //
 // EnqueueShift adds one more state. When the queue is full (tail ==
 // head+capacity) the tail slot is the head slot, holding the oldest message.
-// The shifter claims head with a CAS as a consumer would, and then owns both
-// positions: no producer can move tail while the slot is not free, so it
-// stores tail = pos+1 itself, writes its message over the old one and
-// publishes 2*pos+1. Between the two stores, seq == 2*(pos-capacity)+1 with
-// tail > pos: the only state in which a slot still shows the previous lap's
-// message while tail has passed it. One call drops exactly one message, and
-// only from a full queue (crossbeam's ArrayQueue::force_push does the same).
-//
+// The shifter claims pos from tail anyway, so tail passes head+capacity by
+// one: the only state in which it does, and one in which every other
+// operation still sees a full queue (the shifter's message is not in yet).
+// Then it claims head with a CAS to drop the oldest message. If a consumer
+// took that message first, the queue had room after all: nothing is dropped,
+// and the shifter waits for the consumer's release. Either way it then writes
+// its message and publishes 2*pos+1. Until then the slot shows the previous
+// lap's message (or is free) while tail has passed pos: a consumer that
+// reaches pos waits, as for any producer in flight. So one call drops at most
+// one message, only from a full queue, and the queue never looks empty while
+// a shift replaces its only message (claiming head first would open such a
+// window, which the linearizability test caught).
+
 // Claim records. Before a handle claims a position it writes what it is about
 // to claim into one of its lanes in the process table (recEnq|pos, recDeq|pos
 // or recShift|pos), and clears it if the CAS fails. The CAS is a full barrier,
@@ -81,13 +86,14 @@ func fullSeq(pos uint64) uint64 { return pos<<1 | 1 }
 // seqWord returns the address of a slot's sequence word.
 func seqWord(slot unsafe.Pointer) *uint64 { return (*uint64)(unsafe.Add(slot, offSlotSeq)) }
 
-// Claim records: the kind in the top two bits, the position below.
+// Claim records: the kind in the top bits, the position below.
 const (
 	recEnq      uint64 = 1 << 62 // claiming pos from tail as a producer
 	recDeq      uint64 = 2 << 62 // claiming pos from head as a consumer
-	recShift    uint64 = 3 << 62 // EnqueueShift: claiming pos-capacity from head and then pos
-	recKindMask uint64 = 3 << 62
-	recPosMask  uint64 = 1<<62 - 1
+	recShift    uint64 = 3 << 62 // EnqueueShift: claimed pos from tail while its slot held the oldest message
+	recDropped  uint64 = 1 << 61 // with recShift: and took that message (pos-capacity) from head to drop it
+	recKindMask uint64 = 3<<62 | recDropped
+	recPosMask  uint64 = recDropped - 1 // positions stay below maxPos = 2^61
 )
 
 // opResult is what one attempt at an operation found.
@@ -322,16 +328,21 @@ func (q *Queue) shift(msg []byte) opResult {
 			// A sequence word ahead of a tail that does not move: only a
 			// corrupted segment; checkShift below reports it.
 		case head+q.capacity == pos && seq&^seqAbandoned == fullSeq(head):
-			// Full, and the oldest message is published: replace it.
-			if !claim(q.head, rec, recShift|pos, head) {
+			// Full, and the oldest message is published: claim pos, then
+			// drop the oldest unless a consumer takes it first.
+			if !claim(q.tail, rec, recShift|pos, pos) {
 				continue
 			}
-			if seq&seqAbandoned != 0 {
-				atomic.AddUint64(q.skipped, 1)
+			if atomic.CompareAndSwapUint64(q.head, head, head+1) {
+				storeRelease64(rec, recShift|recDropped|pos)
+				if seq&seqAbandoned != 0 {
+					atomic.AddUint64(q.skipped, 1)
+				} else {
+					atomic.AddUint64(q.overwritten, 1)
+				}
 			} else {
-				atomic.AddUint64(q.overwritten, 1)
+				q.awaitRelease(slot, pos, head)
 			}
-			storeRelease64(q.tail, pos+1) // no one else moves tail while the slot is not free
 			q.copyIn(slot, msg)
 			q.publish(slot, fullSeq(pos))
 			q.wakeConsumers()
@@ -348,6 +359,7 @@ func (q *Queue) shift(msg []byte) opResult {
 		if round%shiftRoundsPerCheck == 0 {
 			q.checkStall(true)
 			q.checkStall(false)
+			q.recoverPendingShift()
 			if err := q.checkShift(&watch); err != nil {
 				q.leave(lane)
 				panic(err)
@@ -360,6 +372,27 @@ func (q *Queue) shift(msg []byte) opResult {
 // two looks at the claim that holds it up: each round is a few loads and a
 // spin hint, so 4096 rounds are tens of microseconds, well under stallGrace.
 const shiftRoundsPerCheck = 4096
+
+// awaitRelease waits, for a shifter that claimed pos, until the consumer that
+// took the slot's previous message (position old) releases the slot. It
+// cannot give up: pos is claimed and must be published. A running consumer
+// releases within its copy; a dead one is recovered every stallGrace.
+func (q *Queue) awaitRelease(slot unsafe.Pointer, pos, old uint64) {
+	var asked time.Time
+	for round := 1; atomic.LoadUint64(seqWord(slot)) != freeSeq(pos); round++ {
+		if round <= hotSpins {
+			spinPause(spinPausesPerTry)
+			continue
+		}
+		if now := time.Now(); now.Sub(asked) >= stallGrace {
+			if !asked.IsZero() {
+				q.recoverConsumerClaim(old)
+			}
+			asked = now
+		}
+		runtime.Gosched()
+	}
+}
 
 // copyIn copies msg into a slot with this handle's enqueue variant. Below the
 // plan's thresholds that is the built-in copy, called directly: dispatch
@@ -430,9 +463,11 @@ func (q *Queue) recordInFlight(record uint64) bool {
 		return atomic.LoadUint64(q.tail) > pos && atomic.LoadUint64(seqWord(q.slot(pos))) == freeSeq(pos)
 	case recDeq:
 		return atomic.LoadUint64(q.head) > pos && atomic.LoadUint64(seqWord(q.slot(pos)))&^seqAbandoned == fullSeq(pos)
-	case recShift:
-		old := pos - q.capacity
-		return pos >= q.capacity && atomic.LoadUint64(q.head) > old && atomic.LoadUint64(seqWord(q.slot(pos)))&^seqAbandoned == fullSeq(old)
+	case recShift, recShift | recDropped:
+		// Claimed from tail and not yet published: the slot still shows
+		// the previous lap's message, or is free once a consumer took it.
+		seq := atomic.LoadUint64(seqWord(q.slot(pos)))
+		return atomic.LoadUint64(q.tail) > pos && (seq == freeSeq(pos) || pos >= q.capacity && seq&^seqAbandoned == fullSeq(pos-q.capacity))
 	}
 	return false
 }

@@ -1,22 +1,5 @@
 //go:build linux || darwin
 
-// Package shqueue is a bounded queue of fixed-size messages in a System V
-// shared-memory segment, for processes on one host that hand each other
-// messages in well under a microsecond.
-//
-// Any number of producer and consumer processes (and goroutines) may use one
-// queue at once; a queue created WithSingleProducer (WithSingleConsumer) has
-// one producer (consumer) handle at a time, which claims without a locked
-// instruction. The protocol is lock-free: per-slot sequence numbers (Dmitry
-// Vyukov's bounded MPMC queue) over 64-bit head and tail positions in the
-// segment, so no process can die holding a lock. A process killed in the middle
-// of an operation costs at most the message it had in flight: a waiter stuck
-// behind its claim finds it gone and recovers the slot.
-//
-// A handle's methods are safe for concurrent use by many goroutines, Close
-// included: calls blocked or spinning in a closed handle return ErrClosed (or
-// false), and Close waits for calls in the middle of a copy to finish before
-// it unmaps the segment.
 package shqueue
 
 import (
@@ -95,61 +78,6 @@ type Stats struct {
 	Stalled uint64
 }
 
-// Create makes a new queue for key with messages of words 64-bit words
-// (words*8 bytes) and room for maxLen messages, and attaches it.
-//
-// If a queue for key exists and some process has it attached, Create fails
-// with ErrAlreadyExist (Open it instead). A leftover shqueue segment that no
-// process has attached is removed and created anew; a segment that is not a
-// shqueue is never touched.
-func Create(key int, words, maxLen uint32, opts ...Option) (*Queue, error) {
-	o := newOptions(opts)
-	if err := checkKey("create", key); err != nil {
-		return nil, err
-	}
-	if words == 0 || maxLen == 0 {
-		return nil, keyErr("create", key, ErrInvalidArg, "message words (%d) and capacity (%d) must be positive", words, maxLen)
-	}
-	if words > maxMsgWords {
-		return nil, keyErr("create", key, ErrInvalidSize, "message of %d words is over the %d-word limit", words, maxMsgWords)
-	}
-	if o.flags&^flagsKnown != 0 {
-		return nil, keyErr("create", key, ErrInvalidArg, "unknown option flags %#x", o.flags)
-	}
-	g := newGeometry(uint64(words), uint64(maxLen))
-	g.flags = o.flags
-	if g.total > math.MaxInt {
-		return nil, keyErr("create", key, ErrInvalidSize, "%d bytes", g.total)
-	}
-	id, err := shmCreateExcl(key, int(g.total), o.mode)
-	if err != nil && isAlreadyExist(err) {
-		if err = removeLeftover(key); err == nil {
-			id, err = shmCreateExcl(key, int(g.total), o.mode)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	seg, err := shmAttach(key, id)
-	if err != nil {
-		_ = shmRemove(key, id)
-		return nil, err
-	}
-	if uint64(len(seg.mem)) < g.total {
-		_ = seg.detach()
-		_ = shmRemove(key, id)
-		return nil, keyErr("create", key, ErrInvalidSize, "segment of %d bytes, %d needed", len(seg.mem), g.total)
-	}
-	initSegment(seg.mem, g)
-	q, err := newQueue("create", seg, g, o)
-	if err != nil {
-		_ = seg.detach()
-		_ = shmRemove(key, id)
-		return nil, err
-	}
-	return q, nil
-}
-
 // initSegment writes a fresh segment's header and slot sequence numbers. The
 // kernel hands out new segments zeroed; the magic goes in last, so a process
 // that finds it also finds a complete header.
@@ -173,87 +101,16 @@ func initSegment(mem []byte, g geometry) {
 	atomic.StoreUint64(u64At(base, offMagic), layoutMagic)
 }
 
-// removeLeftover removes the segment for key if it is a shqueue that no process
-// has attached, so Create can make it anew.
-func removeLeftover(key int) error {
-	id, err := shmLookup("create", key)
-	if err != nil {
-		return err
-	}
-	info, err := shmStat(key, id)
-	if err != nil {
-		return err
-	}
-	if info.nattach > 0 {
-		return keyErr("create", key, ErrAlreadyExist, "%d attachments; Open it instead", info.nattach)
-	}
-	if info.size < headerSize {
-		return keyErr("create", key, ErrAlreadyExist, "a segment that is not a shqueue (%d bytes) holds the key", info.size)
-	}
-	seg, err := shmAttach(key, id)
-	if err != nil {
-		return err
-	}
-	magic := atomic.LoadUint64(u64At(unsafe.Pointer(&seg.mem[0]), offMagic))
-	_ = seg.detach()
-	switch {
-	case magic == layoutMagic:
-	case magic == 0 && !processAlive(int(info.cpid), 0):
-		// Its creator died before finishing the header.
-	case magic == 0:
-		return keyErr("create", key, ErrAlreadyExist, "another process is creating it")
-	default:
-		return keyErr("create", key, ErrAlreadyExist, "a segment that is not a shqueue holds the key")
-	}
-	return shmRemove(key, id)
-}
-
-// Open attaches the existing queue for key. It checks everything it reads —
-// magic, layout version, geometry against the segment's real size — and keeps
-// its own copy of the geometry.
-func Open(key int, opts ...Option) (*Queue, error) {
-	o := newOptions(opts)
-	if err := checkKey("open", key); err != nil {
-		return nil, err
-	}
-	id, err := shmLookup("open", key)
-	if err != nil {
-		return nil, err
-	}
-	info, err := shmStat(key, id)
-	if err != nil {
-		return nil, err
-	}
-	if info.size < headerSize {
-		return nil, keyErr("open", key, ErrInvalidMagic, "segment of %d bytes is too small for a shqueue header", info.size)
-	}
-	seg, err := shmAttach(key, id)
-	if err != nil {
-		return nil, err
-	}
-	g, err := readGeometry("open", seg, info)
-	if err == nil {
-		var q *Queue
-		if q, err = newQueue("open", seg, g, o); err == nil {
-			return q, nil
-		}
-	}
-	_ = seg.detach()
-	return nil, err
-}
-
 // readGeometry validates a segment's header and returns its geometry; op
 // names the caller's operation in an error.
 func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 	base := unsafe.Pointer(&seg.mem[0])
-	magic := atomic.LoadUint64(u64At(base, offMagic))
 	// A creator may still be writing the header: give it a moment.
-	for wait := 0; magic == 0 && wait < 100 && processAlive(int(info.cpid), 0); wait++ {
+	for wait := 0; wait < 100 && headerOf(base, info) == headerCreating; wait++ {
 		time.Sleep(time.Millisecond)
-		magic = atomic.LoadUint64(u64At(base, offMagic))
 	}
-	if magic != layoutMagic {
-		return geometry{}, keyErr(op, seg.key, ErrInvalidMagic, "magic %#x", magic)
+	if err := notReadyErr(op, seg.key, base, info); err != nil {
+		return geometry{}, err
 	}
 	v := atomic.LoadUint32(u32At(base, offVersion))
 	if v != layoutVersion && v != layoutVersionRoles {
@@ -362,16 +219,6 @@ func (q *Queue) Close() error {
 	q.releaseRoles()
 	q.releaseEntry()
 	return q.seg.detach()
-}
-
-// Delete marks the queue for removal: its key is free at once, and the
-// segment lives on until the last process detaches, so handles that are open
-// keep working.
-func (q *Queue) Delete() error {
-	if q.closed.Load() {
-		return keyErr("delete", q.key, ErrClosed, "")
-	}
-	return shmRemove(q.key, q.seg.id)
 }
 
 // Key returns the queue's SysV key.
@@ -598,7 +445,7 @@ func ctxDone(ctx context.Context) error {
 }
 
 func (q *Queue) String() string {
-	return fmt.Sprintf("shqueue(key=%#x, msg=%dB, cap=%d, pid=%d)", q.key, q.msgSize, q.capacity, os.Getpid())
+	return fmt.Sprintf("shqueue(key=%s, msg=%dB, cap=%d, pid=%d)", keyHex(q.key), q.msgSize, q.capacity, os.Getpid())
 }
 
 func isAlreadyExist(err error) bool { return err != nil && errors.Is(err, ErrAlreadyExist) }

@@ -104,7 +104,8 @@ func (q *Queue) recoverProducerClaim(pos uint64) bool {
 	}
 	seqp := seqWord(q.slot(pos))
 	seq := atomic.LoadUint64(seqp)
-	shifted := pos >= q.capacity && seq&^seqAbandoned == fullSeq(pos-q.capacity)
+	// A shifter's claim: the slot still shows the message it took to drop.
+	shifted := pos >= q.capacity && seq&^seqAbandoned == fullSeq(pos-q.capacity) && atomic.LoadUint64(q.head) > pos-q.capacity
 	if seq != freeSeq(pos) && !shifted {
 		return false
 	}
@@ -127,10 +128,8 @@ func (q *Queue) recoverConsumerClaim(pos uint64) bool {
 	}
 	seqp := seqWord(q.slot(pos))
 	seq := atomic.LoadUint64(seqp)
-	if seq&^seqAbandoned != fullSeq(pos) || atomic.LoadUint64(q.tail) > pos+q.capacity {
-		// Released, or a shifter has moved on to the producer's half of
-		// its claim (recoverProducerClaim's case).
-		return false
+	if seq&^seqAbandoned != fullSeq(pos) {
+		return false // released
 	}
 	found, alive, shifter := q.claimant(pos, true)
 	if !found || alive {
@@ -153,14 +152,15 @@ func (q *Queue) recoverConsumerClaim(pos uint64) bool {
 }
 
 // claimant looks for the records of a claim on pos, as a consumer (recDeq|pos,
-// or a shifter's recShift|pos+capacity) or as a producer (recEnq|pos or
-// recShift|pos). found says whether any record names it; alive whether a
-// process behind one of them still runs; shifter whether the dead claimant was
-// a shifter.
+// or a shifter that dropped it: recShift|recDropped|pos+capacity) or as a
+// producer (recEnq|pos, or a shifter's recShift|pos with or without
+// recDropped). found says whether any record names it; alive whether a
+// process behind one of them still runs; shifter whether a dead consumer-side
+// claimant was a shifter.
 func (q *Queue) claimant(pos uint64, consumer bool) (found, alive, shifter bool) {
-	a, b := recEnq|pos, recShift|pos
+	a, b, c := recEnq|pos, recShift|pos, recShift|recDropped|pos
 	if consumer {
-		a, b = recDeq|pos, recShift|(pos+q.capacity)
+		a, b, c = recDeq|pos, recShift|recDropped|(pos+q.capacity), recShift|recDropped|(pos+q.capacity)
 	}
 	for i := 0; i < procEntries; i++ {
 		e := q.entry(i)
@@ -169,16 +169,52 @@ func (q *Queue) claimant(pos uint64, consumer bool) (found, alive, shifter bool)
 		}
 		for l := 0; l < procRecords; l++ {
 			r := atomic.LoadUint64(e.record(l))
-			if r != a && r != b {
+			if r != a && r != b && r != c {
 				continue
 			}
 			if processAlive(e.pid(), e.start()) {
 				return true, true, false
 			}
-			found, shifter = true, shifter || r == b
+			found, shifter = true, shifter || r != a
 		}
 	}
 	return found, false, shifter
+}
+
+// recoverPendingShift finishes the shift of a dead shifter that claimed the
+// tail of a full queue (tail == head+capacity+1) but died before it took the
+// oldest message from head, so that other shifters, which wait for head to
+// move, do not wait for ever when no consumer comes. It drops the oldest
+// message on the dead shifter's behalf, as that shifter would have, and
+// publishes the shifter's position empty (its message is lost).
+func (q *Queue) recoverPendingShift() bool {
+	head := atomic.LoadUint64(q.head)
+	tail := atomic.LoadUint64(q.tail)
+	if tail != head+q.capacity+1 {
+		return false
+	}
+	pos := tail - 1
+	seqp := seqWord(q.slot(pos))
+	seq := atomic.LoadUint64(seqp)
+	if seq&^seqAbandoned != fullSeq(head) {
+		return false
+	}
+	if found, alive, _ := q.claimant(pos, false); !found || alive {
+		return false
+	}
+	if !atomic.CompareAndSwapUint64(q.head, head, head+1) {
+		return false // a consumer took it: the ordinary recovery follows
+	}
+	if seq&seqAbandoned != 0 {
+		atomic.AddUint64(q.skipped, 1)
+	} else {
+		atomic.AddUint64(q.overwritten, 1)
+	}
+	if atomic.CompareAndSwapUint64(seqp, seq, fullSeq(pos)|seqAbandoned) {
+		atomic.AddUint64(q.lostEnq, 1)
+		q.wakeConsumers()
+	}
+	return true
 }
 
 // shiftWatch follows an EnqueueShift that makes no progress.
@@ -209,8 +245,11 @@ func (q *Queue) checkShift(w *shiftWatch) error {
 	tailSeq := atomic.LoadUint64(seqWord(q.slot(tail)))
 	legit, claimed, consumer := false, uint64(0), false
 	switch {
-	case tail >= maxPos || head > tail || tail-head > q.capacity:
+	case tail >= maxPos || head > tail || tail-head > q.capacity+1:
 		// Positions no sequence of operations produces.
+	case tail == head+q.capacity+1:
+		// A shifter claimed the tail and has not taken the oldest message.
+		legit, claimed = true, tail-1
 	case tail == head+q.capacity && (headSeq == freeSeq(head) || head >= q.capacity && headSeq&^seqAbandoned == fullSeq(head-q.capacity)):
 		legit, claimed = true, head
 	case tail >= q.capacity && head > tail-q.capacity && tailSeq&^seqAbandoned == fullSeq(tail-q.capacity):

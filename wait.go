@@ -98,21 +98,11 @@ func (q *Queue) block(ctx context.Context, consumer bool, buf []byte) error {
 			return err
 		}
 	}
-	for {
-		if q.closed.Load() {
-			return keyErr(op, q.key, ErrClosed, "")
-		}
-		slice := sleepSlice
-		if q.checkStall(consumer) {
-			slice = min(slice, stallGrace)
-		}
-		if r, err := q.sleep(ctx, consumer, buf, slice); r != opNotReady || err != nil {
-			if err != nil {
-				return err
-			}
-			return q.blockResult(op, r)
-		}
+	r, err := q.sleep(ctx, consumer, buf)
+	if err != nil {
+		return err
 	}
+	return q.blockResult(op, r)
 }
 
 // attempt makes one quick attempt at a blocking call's operation.
@@ -133,51 +123,62 @@ func (q *Queue) blockResult(op string, r opResult) error {
 	return nil
 }
 
-// sleep registers as a sleeper, tries once more, and sleeps until woken, ctx
-// is done or slice passes. Registering before the last try is what makes
-// wake-ups impossible to lose: a waker publishes and then reads the sleeper
-// count, a sleeper counts itself and then tries, and with a full barrier
-// between the two steps on both sides at least one of them sees the other.
-// The sleeper's barrier is sleeperBarrier, which also stands in for the
-// wakers' (fence_linux.go).
-func (q *Queue) sleep(ctx context.Context, consumer bool, buf []byte, slice time.Duration) (opResult, error) {
+// sleep registers as a sleeper and then, until the operation succeeds, ctx
+// is done or the handle is closed, tries again and sleeps on the futex word
+// until woken or a slice passes. Registering before the first try is what
+// makes wake-ups impossible to lose: a waker publishes and then reads the
+// sleeper count, a sleeper counts itself and then tries, and with a full
+// barrier between the two steps on both sides at least one of them sees the
+// other. The sleeper's barrier is sleeperBarrier, which also stands in for
+// the wakers' (fence_linux.go). It stays registered across slices, so a
+// slice that ends without a wake costs a look for a stalled claim, one try
+// and the futex call: no barrier, no registration (TestIdleCost).
+func (q *Queue) sleep(ctx context.Context, consumer bool, buf []byte) (opResult, error) {
 	word, total, mine := q.notFull, q.fullSleepers, q.selfEntry.fullSleepers()
 	if consumer {
 		word, total, mine = q.notEmpty, q.emptySleepers, q.selfEntry.emptySleepers()
 	}
 	atomic.AddUint32(mine, 1)
 	atomic.AddUint32(total, 1)
+	defer func() {
+		atomic.AddUint32(total, ^uint32(0))
+		atomic.AddUint32(mine, ^uint32(0))
+	}()
 	sleeperBarrier()
-	seen := atomic.LoadUint32(word)
-	r := q.attempt(consumer, buf)
-	var err error
-	if r == opNotReady && !q.closed.Load() {
-		if err = ctxDone(ctx); err == nil {
-			timeout := slice
-			if deadline, has := ctx.Deadline(); has {
-				timeout = min(timeout, time.Until(deadline))
+	if ctx.Done() != nil {
+		// A cancelled context wakes this sleeper at once rather than at
+		// the end of a slice. If the wake has started, wait for it to
+		// finish: the handle may be closed next, and the word must not be
+		// touched after that.
+		woken := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			wakeAll(word)
+			close(woken)
+		})
+		defer func() {
+			if !stop() {
+				<-woken
 			}
-			if ctx.Done() != nil {
-				// A cancelled context wakes this sleeper at once rather
-				// than at the end of the slice. If the wake has started,
-				// wait for it to finish: the handle may be closed next,
-				// and the word must not be touched after that.
-				woken := make(chan struct{})
-				stop := context.AfterFunc(ctx, func() {
-					wakeAll(word)
-					close(woken)
-				})
-				futexWait(word, seen, timeout)
-				if !stop() {
-					<-woken
-				}
-			} else {
-				futexWait(word, seen, timeout)
-			}
-			err = ctxDone(ctx)
-		}
+		}()
 	}
-	atomic.AddUint32(total, ^uint32(0))
-	atomic.AddUint32(mine, ^uint32(0))
-	return r, err
+	for {
+		seen := atomic.LoadUint32(word)
+		if r := q.attempt(consumer, buf); r != opNotReady {
+			return r, nil
+		}
+		if q.closed.Load() {
+			return opClosed, nil
+		}
+		if err := ctxDone(ctx); err != nil {
+			return opNotReady, err
+		}
+		timeout := sleepSlice
+		if q.checkStall(consumer) {
+			timeout = stallGrace // watching a claim: look again sooner
+		}
+		if deadline, has := ctx.Deadline(); has {
+			timeout = min(timeout, time.Until(deadline))
+		}
+		futexWait(word, seen, timeout)
+	}
 }

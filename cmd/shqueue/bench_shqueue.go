@@ -43,6 +43,11 @@ func init() {
 	}
 }
 
+// createAttempts bounds createQueue's retries: each lost race means another
+// process created a queue in between, and ten in a row mean something else
+// is wrong.
+const createAttempts = 10
+
 // createQueue makes a queue under a free key, retrying when another process
 // takes the key between FindFreeKey and Create.
 func createQueue(size, capacity int, opts ...shqueue.Option) (*shqueue.Queue, error) {
@@ -52,7 +57,7 @@ func createQueue(size, capacity int, opts ...shqueue.Option) (*shqueue.Queue, er
 			return nil, err
 		}
 		q, err := shqueue.Create(key, uint32(size/8), uint32(capacity), opts...)
-		if errors.Is(err, shqueue.ErrAlreadyExist) && attempt < 10 {
+		if errors.Is(err, shqueue.ErrAlreadyExist) && attempt < createAttempts {
 			continue
 		}
 		return q, err
@@ -149,12 +154,4 @@ func (e *shqueueEndpoint) close() error {
 		err = err2
 	}
 	return err
-}
-
-// libraryCopyVariant reports a copy variant forced through the library's
-// SHQUEUE_CPU environment variable; the automatic choice is internal to the
-// library (it does not export it), so the caller falls back to listing the
-// CPU features it chooses from.
-func libraryCopyVariant() string {
-	return shqueue.CopyPlan()
 }
