@@ -425,3 +425,32 @@ func TestRoleClose(t *testing.T) {
 		t.Fatalf("stats %+v, Len %d", st, h2.Len())
 	}
 }
+
+// TestRoleDequeueLatest: DequeueLatest moves head, so on a single-consumer
+// queue it needs the consumer role: false without it, and with it the holder
+// takes the newest message and passes the older ones over.
+func TestRoleDequeueLatest(t *testing.T) {
+	q := newTestQueue(t, 8, 4, WithSingleConsumer())
+	msg, buf := make([]byte, 64), make([]byte, 64)
+	for s := uint64(0); s < 3; s++ {
+		fillMsg(msg, 1, s)
+		if !q.EnqueueTry(msg) {
+			t.Fatal("EnqueueTry failed")
+		}
+	}
+	if ok, skipped := q.DequeueLatest(buf); ok || skipped != 0 || q.Len() != 3 {
+		t.Fatalf("DequeueLatest without the role: %v, %d, Len %d", ok, skipped, q.Len())
+	}
+	h, err := Open(q.Key(), AsConsumer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ok, skipped := h.DequeueLatest(buf)
+	if _, s, whole := readMsg(buf); !ok || skipped != 2 || !whole || s != 2 {
+		t.Fatalf("DequeueLatest with the role: %v, skipped %d, seq %d", ok, skipped, s)
+	}
+	if st := q.Stats(); st.Dequeued != 3 || q.Len() != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
