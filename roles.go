@@ -35,6 +35,19 @@ import (
 // middle of a copy. Measured against a variant without it, the CAS is what
 // docs/performance.md says ("The lane CAS on the exclusive path").
 //
+// Exact answers on an exclusive side. A CAS takes effect inside the call
+// that makes it; the holder's plain store takes effect when it leaves the
+// core's store buffer, which can be a few nanoseconds after the call has
+// returned (the locked instruction at the start of the holder's next call,
+// or any context switch, drains it). So the other side's Try calls are
+// exact against an exclusive side's operations once those are that far in
+// the past: a DequeueTry that starts 40 ns after the single producer's
+// EnqueueTry returned may still answer empty (found by the cross-process
+// linearizability test, which checks role queues with a 1 µs allowance).
+// This is the contract of every single-writer ring (the C floor's, LMAX's,
+// Aeron's); a fence after each store would restore the strict order at the
+// price the role exists to avoid.
+//
 // EnqueueShift drops the oldest message by claiming head with a CAS, which
 // would race with a single consumer's plain store: a single-consumer queue
 // refuses it (a panic wrapping ErrRole). On a single-producer queue only the
