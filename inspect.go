@@ -491,8 +491,11 @@ func (v *queueView) peek(n int) []PeekedMessage {
 			data := loadMessage(q, slot)
 			// The copy is the message only if the slot still holds it: a
 			// consumer that took it releases the slot, and a producer may
-			// then be writing the next lap's message over the copy.
-			if atomic.LoadUint64(seqWord(slot)) != seq {
+			// then be writing the next lap's message over the copy; and an
+			// EnqueueShift that dropped it writes over it before the
+			// sequence word changes, but only after it has moved head past
+			// pos (protocol.go), which the load of head after the copy sees.
+			if atomic.LoadUint64(seqWord(slot)) != seq || atomic.LoadUint64(q.head) > pos {
 				torn = true
 				break
 			}

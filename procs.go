@@ -78,8 +78,9 @@ func processAlive(pid int, start uint64) bool {
 	}
 	// A reused pid belongs to a process started after the recorded one
 	// died: long after, since the kernel cycles through the whole pid range
-	// first. The tolerance covers user-mode emulators (qemu-user), which
-	// report their own, slightly later, start time in /proc/self/stat.
+	// first. procStartTime reads the kernel's own figure even under a
+	// user-mode emulator (liveness_linux.go); the tolerance is a margin for
+	// any other layer between a process and its /proc entry.
 	return start == 0 || (s >= start && s-start <= startTolerance) || (start > s && start-s <= startTolerance)
 }
 

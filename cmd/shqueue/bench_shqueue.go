@@ -106,6 +106,9 @@ type shqueueEndpoint struct {
 	sendQ, recvQ *shqueue.Queue
 	out, in      []byte
 	ctx          context.Context
+	// recvFrom, when set, makes this side receive through WaitAny over
+	// these queues, recvQ among them (bench_waitany.go).
+	recvFrom []*shqueue.Queue
 }
 
 func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStrategy, spsc bool) (endpoint, error) {
@@ -146,12 +149,22 @@ func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStra
 func (e *shqueueEndpoint) sendBuf() []byte { return e.out }
 func (e *shqueueEndpoint) recvBuf() []byte { return e.in }
 func (e *shqueueEndpoint) send() error     { return e.sendQ.EnqueueBlock(e.ctx, e.out) }
-func (e *shqueueEndpoint) recv() error     { return e.recvQ.DequeueBlock(e.ctx, e.in) }
+func (e *shqueueEndpoint) recv() error {
+	if e.recvFrom != nil {
+		return e.recvWithin(e.ctx)
+	}
+	return e.recvQ.DequeueBlock(e.ctx, e.in)
+}
 
 func (e *shqueueEndpoint) close() error {
 	err := e.sendQ.Close()
 	if err2 := e.recvQ.Close(); err == nil {
 		err = err2
+	}
+	for _, q := range e.recvFrom {
+		if q != e.recvQ {
+			q.Close()
+		}
 	}
 	return err
 }

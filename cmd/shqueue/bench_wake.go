@@ -164,7 +164,7 @@ func writeWakeTable(w io.Writer, rep *report) error {
 		return nil
 	}
 	fmt.Fprintf(w, "\nWaking from sleep and idle cost, %s messages, ns unless marked\n", sizeString(wakeSize))
-	fmt.Fprintf(w, "wake-up = send -> DequeueBlock returns in a consumer blocked on an empty queue for the pause\n")
+	fmt.Fprintf(w, "wake-up = send -> DequeueBlock returns in a consumer blocked on an empty queue for the pause (%s: WaitAny over %d queues, then DequeueTry)\n", waitAnyTransport, waitAnyQueues)
 	fmt.Fprintf(w, "asleep = wake-ups that found the consumer asleep on the futex; idle CPU = a blocked consumer's process, %% of one core\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "transport \twait \tpause\twake-ups\tasleep\tp50\tp90\tp99\tp99.9\tmax\tallocs\tidle\tidle CPU\t")

@@ -124,10 +124,10 @@ func (h *harness) idleWaiter() (*childResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(h.cfg.pause))
 	defer cancel()
 	cpu0, wall0 := bench.ProcessCPU(), bench.Now()
-	err := se.recvQ.DequeueBlock(ctx, se.in)
+	err := se.recvWithin(ctx)
 	cpu, wall := bench.ProcessCPU()-cpu0, bench.Now()-wall0
 	if !errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("DequeueBlock on an empty queue: %v, want the deadline", err)
+		return nil, fmt.Errorf("waiting on an empty queue: %v, want the deadline", err)
 	}
 	return &childResult{ElapsedNs: wall, CPUNs: int64(cpu)}, nil
 }
