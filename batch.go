@@ -40,12 +40,23 @@ func claimRun(p, rec *uint64, record, pos, n uint64) bool {
 // advanceTail claims the positions [pos, pos+n) for a producer: the one
 // place batches and zero-copy claims move tail.
 func (q *Queue) advanceTail(rec *uint64, pos, n uint64) bool {
+	if q.prodMode == roleSole {
+		// The single producer is the only one that moves tail (roles.go).
+		storeRelease64(rec, runRecord(recEnq, pos, n))
+		storeRelease64(q.tail, pos+n)
+		return true
+	}
 	return claimRun(q.tail, rec, runRecord(recEnq, pos, n), pos, n)
 }
 
 // advanceHead claims the positions [pos, pos+n) for a consumer: the one
 // place batches and zero-copy reads move head.
 func (q *Queue) advanceHead(rec *uint64, pos, n uint64) bool {
+	if q.consMode == roleSole {
+		storeRelease64(rec, runRecord(recDeq, pos, n))
+		storeRelease64(q.head, pos+n)
+		return true
+	}
 	return claimRun(q.head, rec, runRecord(recDeq, pos, n), pos, n)
 }
 
@@ -125,9 +136,9 @@ func (q *Queue) takeRun(rec *uint64, consumer bool, want uint64, exact bool) (po
 // in runs, and returns how many messages went in. With exact set it answers
 // 0 only if the queue was full at some instant of the call.
 func (q *Queue) enqueueBatch(msgs []byte, exact bool) (int, opResult) {
-	lane := q.enter()
+	lane := q.enterProducer()
 	if lane < 0 {
-		return 0, opClosed
+		return 0, laneResult(lane)
 	}
 	rec := q.record(lane)
 	size, total, done := q.msgSize, len(msgs)/q.msgSize, 0
@@ -152,9 +163,9 @@ func (q *Queue) enqueueBatch(msgs []byte, exact bool) (int, opResult) {
 // room, in runs, and returns how many it moved. With exact set it answers 0
 // only if the queue was empty at some instant of the call.
 func (q *Queue) dequeueBatch(buf []byte, exact bool) (int, opResult) {
-	lane := q.enter()
+	lane := q.enterConsumer()
 	if lane < 0 {
-		return 0, opClosed
+		return 0, laneResult(lane)
 	}
 	rec := q.record(lane)
 	size, room, got := q.msgSize, len(buf)/q.msgSize, 0
@@ -232,8 +243,11 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []byte) (int, error) {
 	size, done := q.msgSize, 0
 	for done < len(msgs) {
 		n, r := q.enqueueBatch(msgs[done:], false)
-		if r == opClosed {
+		switch r {
+		case opClosed:
 			return done / size, keyErr("enqueue", q.key, ErrClosed, "")
+		case opRole:
+			return done / size, q.roleErr("enqueue")
 		}
 		done += n * size
 		if n == 0 {
@@ -278,6 +292,8 @@ func (q *Queue) DequeueBatch(ctx context.Context, buf []byte) (int, error) {
 	switch {
 	case r == opClosed:
 		return 0, keyErr("dequeue", q.key, ErrClosed, "")
+	case r == opRole:
+		return 0, q.roleErr("dequeue")
 	case n > 0:
 		return n, nil
 	}

@@ -23,7 +23,7 @@ func init() {
 		key, _ := strconv.Atoi(args[0])
 		id, _ := strconv.ParseUint(args[1], 10, 64)
 		count, _ := strconv.ParseUint(args[2], 10, 64)
-		q, err := Open(key)
+		q, err := Open(key, AsProducer()) // the role matters on single-producer queues only
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "chaos producer:", err)
 			return 1
@@ -40,7 +40,7 @@ func init() {
 	// message.
 	registerChild("chaos-consumer", func(args []string) int {
 		key, _ := strconv.Atoi(args[0])
-		q, err := Open(key)
+		q, err := Open(key, AsConsumer())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "chaos consumer:", err)
 			return 1
@@ -115,15 +115,38 @@ func (c *chaosChild) lossBound() int {
 // consumer, the queue still carries fresh messages end to end, and no more
 // messages were lost than the killed processes had in hand: one each, or a
 // batch's run.
-func TestChaosKill(t *testing.T) {
+func TestChaosKill(t *testing.T) { runChaos(t, 2, 2) }
+
+// TestChaosKillSPSC is TestChaosKill on a queue with an exclusive producer
+// and an exclusive consumer: each replacement takes over the role of the
+// process it replaces (Open fails with ErrBusy unless the holder is dead),
+// settling the claim the dead one left in flight.
+func TestChaosKillSPSC(t *testing.T) { runChaos(t, 1, 1, WithSingleProducer(), WithSingleConsumer()) }
+
+// TestChaosKillMPSC and TestChaosKillSPMC mix an exclusive side with a
+// shared one.
+func TestChaosKillMPSC(t *testing.T) { runChaos(t, 2, 1, WithSingleConsumer()) }
+func TestChaosKillSPMC(t *testing.T) { runChaos(t, 1, 2, WithSingleProducer()) }
+
+// runChaos runs the chaos test with producers and consumerProcs processes at a
+// time on a queue created with opts. The queues with an exclusive side run
+// a quarter of the kills, four times as far apart.
+func runChaos(t *testing.T, producers, consumerProcs int, opts ...Option) {
 	kills := 200
 	if testing.Short() {
 		kills = 40
 	}
+	pause := 8000 // µs, the longest pause between two kills
+	if len(opts) > 0 {
+		// Fewer processes, so each lives longer between kills: a process
+		// takes milliseconds to start on a loaded machine, and traffic
+		// needs a producer and a consumer running at once.
+		kills, pause = kills/4, 4*pause
+	}
 	if s := os.Getenv("SHQUEUE_CHAOS_KILLS"); s != "" {
 		kills, _ = strconv.Atoi(s)
 	}
-	q := newTestQueue(t, 8, 16)
+	q := newTestQueue(t, 8, 16, opts...)
 	key := strconv.Itoa(q.Key())
 	log := &chaosLog{perProd: map[uint64]map[uint64]int{}}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -160,8 +183,13 @@ func TestChaosKill(t *testing.T) {
 		return c
 	}
 	var live []*chaosChild
-	for i := 0; i < 2; i++ {
-		live = append(live, start(true, 0), start(false, 0))
+	for i := 0; i < max(producers, consumerProcs); i++ {
+		if i < producers {
+			live = append(live, start(true, 0))
+		}
+		if i < consumerProcs {
+			live = append(live, start(false, 0))
+		}
 	}
 	defer func() {
 		for _, c := range live {
@@ -173,7 +201,7 @@ func TestChaosKill(t *testing.T) {
 	var prodBound, consBound int // messages the kills may cost
 	killedModes := map[string]int{}
 	for k := 0; k < kills; k++ {
-		time.Sleep(time.Duration(rng.IntN(8000)) * time.Microsecond)
+		time.Sleep(time.Duration(rng.IntN(pause)) * time.Microsecond)
 		i := rng.IntN(len(live))
 		victim := live[i]
 		victim.cmd.Process.Signal(syscall.SIGKILL)
@@ -205,12 +233,24 @@ func TestChaosKill(t *testing.T) {
 		}
 	}
 	const finalCount = 3000
-	finals := []*chaosChild{start(true, finalCount), start(true, finalCount)}
+	var finals []*chaosChild
+	for i := 0; i < producers; i++ {
+		finals = append(finals, start(true, finalCount))
+	}
 	live = append(consumers, finals...)
 	for _, c := range finals {
 		if err := c.cmd.Wait(); err != nil {
 			t.Fatalf("final producer: %v", err)
 		}
+	}
+	if q.SingleProducer() {
+		// The producers are done: take their role to stop the consumers.
+		h, err := Open(q.Key(), AsProducer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		q = h
 	}
 	stop := make([]byte, q.MsgSize())
 	fillMsg(stop, stopProducer, 0)

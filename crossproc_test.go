@@ -22,7 +22,7 @@ func init() {
 		key, _ := strconv.Atoi(args[0])
 		id, _ := strconv.ParseUint(args[1], 10, 64)
 		count, _ := strconv.ParseUint(args[2], 10, 64)
-		q, err := Open(key)
+		q, err := Open(key, AsProducer()) // the role matters on single-producer queues only
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "producer:", err)
 			return 1
@@ -42,7 +42,7 @@ func init() {
 	// pairs to stdout; exit 3 on a torn message.
 	registerChild("consumer", func(args []string) int {
 		key, _ := strconv.Atoi(args[0])
-		q, err := Open(key)
+		q, err := Open(key, AsConsumer())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "consumer:", err)
 			return 1
@@ -114,8 +114,8 @@ func TestCrossProcessMPMC(t *testing.T) {
 	}
 }
 
-func runCrossProcess(t *testing.T, producers, consumers int, words, capacity uint32, perProducer int) {
-	q := newTestQueue(t, words, capacity)
+func runCrossProcess(t *testing.T, producers, consumers int, words, capacity uint32, perProducer int, opts ...Option) {
+	q := newTestQueue(t, words, capacity, opts...)
 	key := strconv.Itoa(q.Key())
 	results := make([][][]uint64, consumers)
 	errs := make([]error, consumers)
@@ -147,6 +147,15 @@ func runCrossProcess(t *testing.T, producers, consumers int, words, capacity uin
 	}
 	for _, p := range prods {
 		p.wait(t)
+	}
+	if q.SingleProducer() {
+		// The producers are gone: this process takes the role to stop the
+		// consumers.
+		var err error
+		if q, err = Open(q.Key(), AsProducer()); err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
 	}
 	stop := make([]byte, q.MsgSize())
 	fillMsg(stop, stopProducer, 0)

@@ -3,7 +3,9 @@
 // messages in well under a microsecond.
 //
 // Any number of producer and consumer processes (and goroutines) may use one
-// queue at once. The protocol is lock-free: per-slot sequence numbers (Dmitry
+// queue at once; a queue created WithSingleProducer (WithSingleConsumer) has
+// one producer (consumer) handle at a time, which claims without a locked
+// instruction. The protocol is lock-free: per-slot sequence numbers (Dmitry
 // Vyukov's bounded MPMC queue) over 64-bit head and tail positions in the
 // segment, so no process can die holding a lock. A process killed in the middle
 // of an operation costs at most the message it had in flight: a waiter stuck

@@ -29,6 +29,8 @@ var (
 	ErrRemoved       = errors.New("segment was removed")
 	ErrNotAttached   = errors.New("segment is not attached")
 	ErrSystemFailure = errors.New("system call failed")
+	ErrBusy          = errors.New("the exclusive role is held by another live handle")
+	ErrRole          = errors.New("the queue's side is exclusive and this handle does not hold its role")
 
 	// ErrShape: OpenOrCreate found a queue with another message size or
 	// capacity; the error names both shapes.

@@ -39,6 +39,14 @@ type Info struct {
 	Created       time.Time // when Create initialised the segment
 	Name          string    // the name Create recorded (WithName), "" if none; a name longer than 40 bytes is cut there and ends in "…"
 
+	// The queue's exclusive sides (WithSingleProducer, WithSingleConsumer)
+	// and their roles' holders as the leases name them: the pid, 0 if the
+	// role is free, and whether that process still holds it (it runs; a
+	// dead holder's role goes to the next Open that asks for it).
+	SingleProducer, SingleConsumer bool
+	ProducerPID, ConsumerPID       int
+	ProducerAlive, ConsumerAlive   bool
+
 	SegmentSize int         // the segment's size in bytes, as the kernel reports it
 	Mode        os.FileMode // permission bits
 	UID         int         // owner's user id
@@ -440,6 +448,9 @@ func (v *queueView) info() *Info {
 	if v.stat.atime != 0 {
 		info.LastAttach = time.Unix(v.stat.atime, 0)
 	}
+	info.SingleProducer, info.SingleConsumer = q.SingleProducer(), q.SingleConsumer()
+	info.ProducerPID, info.ProducerAlive = q.leaseHolder(atomic.LoadUint64(q.lease(true)))
+	info.ConsumerPID, info.ConsumerAlive = q.leaseHolder(atomic.LoadUint64(q.lease(false)))
 	for _, p := range q.attached() {
 		info.Processes = append(info.Processes, Process{
 			Entry:             p.Index,

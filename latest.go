@@ -30,7 +30,7 @@ func (q *Queue) DequeueLatest(buf []byte) (ok bool, skipped int) {
 		}
 		q.mustMsg("dequeue", buf)
 	}
-	held := q.enter()
+	held := q.enterConsumer() // on a single-consumer queue, the role's lane: false without the role (roles.go)
 	if held < 0 {
 		return false, 0
 	}

@@ -11,13 +11,14 @@ package shqueue
 //	              prefetcher fetches lines in 128-byte pairs, so a 64-byte
 //	              separation would still make producers and consumers share)
 //	   256   128  consumer block: head
-//	   384   128  counters written only on rare paths (shift, crash recovery)
+//	   384   128  counters written only on rare paths (shift, crash recovery),
+//	              then the role leases (written at Open, Close and takeover)
 //	   512   128  wait words: futex words and sleeper counts
 //	  1024 24576  attached-process table: procEntries entries of 192 bytes
 //	 25600     …  slots, slotStride bytes each
 //
 // A process-table entry is one line of fields (pid, start time, sleeper
-// counts) and procLanes claim records: every claim a handle makes is recorded
+// counts, the two exclusive roles' claim records) and procLanes claim records: every claim a handle makes is recorded
 // in one of its lanes before it is made, so crash recovery can always name
 // the claimant (protocol.go, recover.go).
 //
@@ -35,12 +36,18 @@ const (
 	layoutMagic uint64 = 0x31455545_55514853 // "SHQUEUE1" little-endian
 	// Version 2: claim lanes in the process table, no owner word in the slot.
 	layoutVersion uint32 = 2
+	// Version 3 is version 2 with exclusive roles (offFlags not zero): a
+	// reader that knows only version 2 would claim with a CAS where the
+	// role's holder stores, so it must refuse such a queue. A queue created
+	// without the role options stays version 2.
+	layoutVersionRoles uint32 = 3
 
 	cacheLine = 64
 
 	// Immutable header.
 	offMagic      = 0  // uint64, stored last by Create: its presence means the header is complete
-	offVersion    = 8  // uint32; bytes 12-15 are reserved and zero
+	offVersion    = 8  // uint32
+	offFlags      = 12 // uint32, the queue's options (flag bits below); zero in version 2
 	offMsgSize    = 16 // uint64, message bytes
 	offCapacity   = 24 // uint64, slots
 	offSlotStride = 32 // uint64, bytes from one slot to the next
@@ -71,6 +78,10 @@ const (
 	offLostDeq     = 408 // uint64, messages a dead consumer claimed and never released
 	offStalled     = 416 // uint64, Try calls that gave up waiting for a live process's unfinished operation
 	offAborted     = 424 // uint64, zero-copy claims given up with Abort (zerocopy.go)
+	// The role leases (roles.go): who holds the exclusive producer and
+	// consumer roles, written at Open, Close and takeover only.
+	offProducerLease = 432 // uint64, pid<<32 | table entry+1 of the holder, 0 when free
+	offConsumerLease = 440 // uint64, the same for the consumer role
 
 	offNotEmptyWord  = 512 // uint32 futex word: bumped when a message is published
 	offEmptySleepers = 516 // uint32: consumers asleep (or about to sleep) on notEmpty
@@ -87,13 +98,20 @@ const (
 	offProcAttached = 16 // int64, Unix nanoseconds of attach
 	offProcEmptySlp = 24 // uint32, this handle's consumers asleep on notEmpty
 	offProcFullSlp  = 28 // uint32, this handle's producers asleep on notFull
-	offProcLanes    = 64 // procLanes uint64 claim records (protocol.go), on their own lines
+	// procRecords claim records (protocol.go): the exclusive producer role's,
+	// the exclusive consumer role's (roles.go), then the procLanes lanes on
+	// their own lines. Version 2 entries leave the two role records zero.
+	offProcRecords = 48
+	offProcLanes   = 64
 
 	// procLanes is how many operations one handle can have in flight at once
 	// (goroutines sharing the handle); a call that finds every lane busy
 	// yields until one is free. Sixteen covers a goroutine per core on the
 	// machines this runs on, and a lane is held only for one claim and copy.
 	procLanes = 16
+	// procRecords counts every claim record of an entry: the two role
+	// records and the lanes, consecutive words from offProcRecords.
+	procRecords = 2 + procLanes
 
 	headerSize = offProcTable + procEntries*procEntrySize // 25600, a multiple of 128
 
@@ -104,6 +122,13 @@ const (
 	// Limits that keep every size computation far from overflow.
 	maxMsgWords = 1 << 24 // 128 MiB messages
 	maxCapacity = 1 << 32
+)
+
+// Bits of the header's flags word (offFlags), set by Create's options.
+const (
+	flagSingleProducer uint32 = 1 << 0 // WithSingleProducer: one producer handle at a time, by lease
+	flagSingleConsumer uint32 = 1 << 1 // WithSingleConsumer: one consumer handle at a time
+	flagsKnown                = flagSingleProducer | flagSingleConsumer
 )
 
 // geometry is the shape of a queue. Create computes it; Open reads it from the
@@ -117,6 +142,7 @@ type geometry struct {
 	dataOffset uint64
 	slotsStart uint64
 	total      uint64 // bytes used, slotsStart + capacity*slotStride
+	flags      uint32 // the header's option flags (offFlags)
 }
 
 func roundUp(n, to uint64) uint64 { return (n + to - 1) / to * to }

@@ -261,7 +261,11 @@ func checkCreate(op string, key int, words, maxLen uint32, o options) (geometry,
 	if words > maxMsgWords {
 		return geometry{}, keyErr(op, key, ErrInvalidSize, "messages of %d words are over this library's limit of %d words (%d MiB)", words, maxMsgWords, maxMsgWords*8>>20)
 	}
+	if o.flags&^flagsKnown != 0 {
+		return geometry{}, keyErr(op, key, ErrInvalidArg, "unknown option flags %#x", o.flags)
+	}
 	g := newGeometry(uint64(words), uint64(maxLen))
+	g.flags = o.flags
 	if g.total > math.MaxInt {
 		return geometry{}, keyErr(op, key, ErrInvalidSize, "%d slots of %d bytes need %d bytes, more than this platform can address", g.capacity, g.slotStride, g.total)
 	}
@@ -299,7 +303,7 @@ func createNew(key int, g geometry, o options) (*Queue, error) {
 		writeName(base, o.name)
 	}
 	initSegment(seg.mem, g) // stores the magic last
-	q, err := newQueue(seg, g, o)
+	q, err := newQueue("create", seg, g, o)
 	if err != nil {
 		_ = seg.detach()
 		_ = shmRemove(key, id)
@@ -382,7 +386,7 @@ func createOver(key int, want geometry, o options) (*Queue, error) {
 			_ = rw.detach()
 			return nil, errRetry
 		}
-		q, err := newQueue(rw, want, o)
+		q, err := newQueue("create", rw, want, o)
 		if err != nil {
 			_ = rw.detach()
 			return nil, err
@@ -516,7 +520,7 @@ func open(key int, o options) (*Queue, error) {
 	}
 	if err == nil {
 		var q *Queue
-		if q, err = newQueue(seg, g, o); err == nil {
+		if q, err = newQueue("open", seg, g, o); err == nil {
 			return q, nil
 		}
 	}

@@ -164,6 +164,38 @@ type linRoundSpec struct {
 	seed   uint64
 	client int
 	round  uint64 // 1, 2, ...: the round's number, for the start barrier
+	shape  int    // 0: every side shared; i: exclusiveShapes[i-1] (roles_crossproc_test.go)
+}
+
+// linDrainSlack is how long after an exclusive side's call returns its
+// effect may still become visible to the other processes: the store buffer
+// of its core drains in well under a microsecond.
+const linDrainSlack = time.Microsecond
+
+// linRoleOpts are the options client opens the queue with in a round.
+func linRoleOpts(shape, client int) []Option {
+	opts, _, _, _ := linRole(shape, client)
+	return opts
+}
+
+// linRole is what client may do in a round on a queue of shape (see
+// linRoundSpec): open options, and whether it may enqueue, shift and dequeue.
+// On a queue with an exclusive side the first clients are its producers,
+// the next its consumers, and the rest sit the round out.
+func linRole(shape, client int) (opts []Option, enq, shift, deq bool) {
+	opts = linQueueOpts
+	if shape == 0 {
+		return opts, true, true, true
+	}
+	sh := exclusiveShapes[shape-1]
+	sc := newOptions(sh.opts).flags&flagSingleConsumer != 0 // EnqueueShift is refused there
+	switch {
+	case client < sh.producers:
+		return append(slices.Clone(opts), AsProducer()), true, !sc, false
+	case client < sh.producers+sh.consumers:
+		return append(slices.Clone(opts), AsConsumer()), false, false, true
+	}
+	return opts, false, false, false
 }
 
 func init() {
@@ -184,7 +216,7 @@ func init() {
 		}
 		for in.Scan() {
 			var s linRoundSpec
-			if _, err := fmt.Sscan(in.Text(), &s.key, &s.salt, &s.seed, &s.client, &s.round); err != nil {
+			if _, err := fmt.Sscan(in.Text(), &s.key, &s.salt, &s.seed, &s.client, &s.round, &s.shape); err != nil {
 				fmt.Fprintln(os.Stderr, "lin-worker: bad spec:", err)
 				return 2
 			}
@@ -208,7 +240,8 @@ func init() {
 // worker draws for the round (so some rounds have producer-heavy workers,
 // some consumer-heavy). A torn message ends the round with an error.
 func linWork(s linRoundSpec, barrier *linBarrier) ([]linOp, error) {
-	q, err := Open(s.key, linQueueOpts...)
+	opts, mayEnq, mayShift, mayDeq := linRole(s.shape, s.client)
+	q, err := Open(s.key, opts...)
 	if err != nil {
 		barrier.arrive(s.round) // do not hold the others up
 		return nil, err
@@ -217,6 +250,14 @@ func linWork(s linRoundSpec, barrier *linBarrier) ([]linOp, error) {
 	rng := rand.New(rand.NewPCG(s.seed, uint64(s.client)))
 	weights := [3]int{1 + rng.IntN(4), 1 + rng.IntN(4), 1 + rng.IntN(4)}
 	n := linMinOps + rng.IntN(linMaxOps-linMinOps+1)
+	for i, may := range [3]bool{mayEnq, mayDeq, mayShift} {
+		if !may {
+			weights[i] = 0
+		}
+	}
+	if weights == [3]int{} {
+		n, weights[0] = 0, 1 // sits the round out
+	}
 	kinds := make([]linKind, n)
 	for i := range kinds {
 		r := rng.IntN(weights[0] + weights[1] + weights[2])
@@ -617,12 +658,12 @@ func TestLinearizable(t *testing.T) {
 	workers := startLinWorkers(t)
 	for _, size := range cfg.sizes {
 		t.Run(linSizeName(size), func(t *testing.T) {
-			runLinearizable(t, workers, cfg, size)
+			runLinearizable(t, workers, cfg, size, 0)
 		})
 	}
 }
 
-func runLinearizable(t *testing.T, workers []*linWorker, cfg linConfig, size int) {
+func runLinearizable(t *testing.T, workers []*linWorker, cfg linConfig, size, shape int) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(size)))
 	failed := make([]int, len(linModels))
 	var rounds, withShift, calls, overlapping int
@@ -630,7 +671,7 @@ func runLinearizable(t *testing.T, workers []*linWorker, cfg linConfig, size int
 	began := time.Now()
 	for rounds < cfg.rounds && (cfg.budget == 0 || time.Since(began) < cfg.budget) {
 		rounds++
-		r := runLinRound(t, workers, size, rng)
+		r := runLinRound(t, workers, size, shape, rng)
 		if r.hasShift {
 			withShift++
 		}
@@ -704,10 +745,14 @@ func (spec linModelSpec) model(capacity int, atomic, split []porcupine.Operation
 // runLinRound runs one round on a new queue and checks everything that does not
 // need a model: every message intact, none invented or received twice, and the
 // queue's counters agreeing with the history once it is drained.
-func runLinRound(t *testing.T, workers []*linWorker, size int, rng *rand.Rand) *linRound {
+func runLinRound(t *testing.T, workers []*linWorker, size, shape int, rng *rand.Rand) *linRound {
 	t.Helper()
 	capacity := 1 + rng.IntN(linMaxCap)
-	q := newTestQueue(t, uint32(size/8), uint32(capacity), linQueueOpts...)
+	opts := linQueueOpts
+	if shape > 0 {
+		opts = append(slices.Clone(opts), exclusiveShapes[shape-1].opts...)
+	}
+	q := newTestQueue(t, uint32(size/8), uint32(capacity), opts...)
 	defer func() {
 		_ = q.Delete()
 		_ = q.Close()
@@ -717,7 +762,7 @@ func runLinRound(t *testing.T, workers []*linWorker, size int, rng *rand.Rand) *
 	round := workers[0].round + 1
 	for i, w := range workers {
 		w.round = round
-		if _, err := fmt.Fprintln(w.stdin, q.Key(), salt, seed, i, round); err != nil {
+		if _, err := fmt.Fprintln(w.stdin, q.Key(), salt, seed, i, round, shape); err != nil {
 			t.Fatalf("worker %d: %v", i, err)
 		}
 	}
@@ -728,15 +773,35 @@ func runLinRound(t *testing.T, workers []*linWorker, size int, rng *rand.Rand) *
 		if err != nil {
 			workErrs = append(workErrs, err.Error())
 		}
+		if shape > 0 {
+			qo, ho := newOptions(exclusiveShapes[shape-1].opts), newOptions(linRoleOpts(shape, i))
+			if qo.flags&ho.roles != 0 { // this client holds an exclusive side's role
+				// A role's holder claims with a plain store, which leaves
+				// its core's store buffer just after the call returns
+				// (roles.go: "Exact answers on an exclusive side").
+				for j := range ops {
+					ops[j].ret += int64(linDrainSlack)
+				}
+			}
+		}
 		r.ops = append(r.ops, ops...)
 	}
 	// Drain what is left, as one more client, so the final contents are part
 	// of the history too. More than capacity+1 calls the models reject.
 	buf := make([]byte, size)
+	drain := q
+	if q.SingleConsumer() {
+		// The consumer workers have closed their handles: take the role.
+		var err error
+		if drain, err = Open(q.Key(), append(slices.Clone(linQueueOpts), AsConsumer())...); err != nil {
+			t.Fatalf("drain: %v", err)
+		}
+		defer drain.Close()
+	}
 	for range capacity + 2 {
 		op := linOp{client: linWorkers, kind: linDeqTry}
 		op.call = bench.Now()
-		op.ok = q.DequeueTry(buf)
+		op.ok = drain.DequeueTry(buf)
 		op.ret = bench.Now()
 		if op.ok {
 			id, err := linCheck(buf, salt)
@@ -924,4 +989,20 @@ func (r *linRound) diagnose(modelName, dir string, round int, visualize bool) st
 		return b.String() + "visualization: " + err.Error()
 	}
 	return b.String() + "visualization: " + path
+}
+
+// TestLinearizableRoles runs the linearizability check on queues with an
+// exclusive side (exclusiveShapes: SPMC, MPSC, SPSC), 64-byte messages, with
+// a share of TestLinearizable's budget.
+func TestLinearizableRoles(t *testing.T) {
+	cfg := linSettings(t)
+	cfg.sizes = []int{64}
+	cfg.budget /= 3
+	cfg.rounds = max(cfg.rounds/3, 1)
+	workers := startLinWorkers(t)
+	for i, sh := range exclusiveShapes {
+		t.Run(sh.name, func(t *testing.T) {
+			runLinearizable(t, workers, cfg, 64, i+1)
+		})
+	}
 }

@@ -45,6 +45,39 @@ type options struct {
 	name    string
 	named   bool
 	replace bool
+
+	flags uint32 // Create: the queue's exclusive sides (flagSingleProducer, flagSingleConsumer)
+	roles uint32 // the roles this handle asks for, as the same bits
+}
+
+// WithSingleProducer makes Create's queue a single-producer queue: one
+// handle at a time may enqueue, the one opened AsProducer, and it claims
+// without a locked instruction. Open ignores it (a queue keeps the options it
+// was created with).
+func WithSingleProducer() Option {
+	return func(o *options) { o.flags |= flagSingleProducer }
+}
+
+// WithSingleConsumer makes Create's queue a single-consumer queue: one handle
+// at a time may dequeue, the one opened AsConsumer. EnqueueShift panics on
+// such a queue (it would move head, which the consumer alone moves). Open
+// ignores it.
+func WithSingleConsumer() Option {
+	return func(o *options) { o.flags |= flagSingleConsumer }
+}
+
+// AsProducer asks Create or Open for the producer role of a single-producer
+// queue: the call fails with ErrBusy while another live process's handle
+// holds it, takes it over when that process is dead, and Close gives it
+// back. On a queue with shared producers it changes nothing.
+func AsProducer() Option {
+	return func(o *options) { o.roles |= flagSingleProducer }
+}
+
+// AsConsumer asks for the consumer role of a single-consumer queue, as
+// AsProducer does for producers.
+func AsConsumer() Option {
+	return func(o *options) { o.roles |= flagSingleConsumer }
 }
 
 // WithWait sets how this handle's blocking calls wait (default Adaptive).

@@ -27,9 +27,12 @@ type procEntry struct {
 func (e procEntry) u32(off uintptr) *uint32 { return (*uint32)(unsafe.Add(e.base, off)) }
 func (e procEntry) u64(off uintptr) *uint64 { return (*uint64)(unsafe.Add(e.base, off)) }
 
-func (e procEntry) pid() int               { return int(atomic.LoadUint32(e.u32(offProcPID))) }
-func (e procEntry) start() uint64          { return atomic.LoadUint64(e.u64(offProcStart)) }
-func (e procEntry) lane(l int) *uint64     { return e.u64(offProcLanes + uintptr(l)*8) }
+func (e procEntry) pid() int             { return int(atomic.LoadUint32(e.u32(offProcPID))) }
+func (e procEntry) start() uint64        { return atomic.LoadUint64(e.u64(offProcStart)) }
+func (e procEntry) record(i int) *uint64 { return e.u64(offProcRecords + uintptr(i)*8) }
+
+// lane returns shared lane l's claim record (record firstSharedLane+l).
+func (e procEntry) lane(l int) *uint64     { return e.record(firstSharedLane + l) }
 func (e procEntry) emptySleepers() *uint32 { return e.u32(offProcEmptySlp) }
 func (e procEntry) fullSleepers() *uint32  { return e.u32(offProcFullSlp) }
 
@@ -99,8 +102,8 @@ func (q *Queue) takeEntry() (int, error) {
 			e := q.entry(i)
 			if atomic.CompareAndSwapUint32(e.u32(offProcPID), 0, pid) {
 				atomic.StoreUint64(e.u64(offProcStart), selfStart)
-				for l := 0; l < procLanes; l++ {
-					atomic.StoreUint64(e.lane(l), 0)
+				for i := 0; i < procRecords; i++ {
+					atomic.StoreUint64(e.record(i), 0)
 				}
 				atomic.StoreUint64(e.u64(offProcAttached), uint64(time.Now().UnixNano()))
 				atomic.StoreUint32(e.emptySleepers(), 0)
@@ -119,8 +122,8 @@ func (q *Queue) takeEntry() (int, error) {
 // the handle: none of its lanes can hold a claim in flight.
 func (q *Queue) releaseEntry() {
 	e := q.entry(q.self)
-	for l := 0; l < procLanes; l++ {
-		atomic.StoreUint64(e.lane(l), 0)
+	for i := 0; i < procRecords; i++ {
+		atomic.StoreUint64(e.record(i), 0)
 	}
 	atomic.StoreUint32(e.u32(offProcPID), 0)
 }
@@ -155,11 +158,11 @@ func (q *Queue) reclaimDead() int {
 	return freed
 }
 
-// entryInFlight reports whether any claim recorded in an entry's lanes may
-// still be unfinished.
+// entryInFlight reports whether any claim recorded in an entry (its lanes and
+// its role records) may still be unfinished.
 func (q *Queue) entryInFlight(e procEntry) bool {
-	for l := 0; l < procLanes; l++ {
-		if q.recordInFlight(atomic.LoadUint64(e.lane(l))) {
+	for i := 0; i < procRecords; i++ {
+		if q.recordInFlight(atomic.LoadUint64(e.record(i))) {
 			return true
 		}
 	}

@@ -20,7 +20,11 @@ import (
 // Positions. tail is the next position producers claim, head the next one
 // consumers claim; both only grow, and head <= tail <= head+capacity always.
 // Position pos lives in slot pos mod capacity. Claims are CASes on tail and
-// head: the CAS is the instant an enqueue or dequeue takes effect.
+// head: the CAS is the instant an enqueue or dequeue takes effect. On a side
+// created exclusive (WithSingleProducer, WithSingleConsumer) the one handle
+// holding its role moves the position with a release store instead, the
+// instant its operation takes effect (roles.go: claimTail, claimHead); every
+// state below is the same.
 //
 // Sequence words. A slot's sequence word says what the slot holds:
 //
@@ -134,17 +138,20 @@ const (
 	opDone     opResult = iota
 	opNotReady          // full (enqueue) or empty (dequeue), as far as the attempt could tell
 	opClosed            // the handle is closed
+	opRole              // the side is exclusive and this handle does not hold its role (roles.go)
 )
 
-// enter takes a free lane of this handle for one call and returns its index,
-// or -1 if the handle is closed. A lane is a word of process memory: 0 free,
-// laneTaken while a call holds it, laneClosed once Close has taken it for
-// good (Close waits for each lane to be free, so a call in the middle of a
-// copy finishes first). With one goroutine per handle lane 0 is always free:
-// one uncontended CAS on a line only this handle uses, and no other check.
+// enter takes a free shared lane of this handle for one call and returns its
+// index, or -1 if the handle is closed. A lane is a word of process memory:
+// 0 free, laneTaken while a call holds it, laneClosed once Close has taken it
+// for good (Close waits for each lane to be free, so a call in the middle of a
+// copy finishes first). With one goroutine per handle the first shared lane
+// is always free: one uncontended CAS on a line only this handle uses, and no
+// other check. Lane i records its claims in the entry's record i; the first
+// two are the exclusive roles' (roles.go), taken by enterRole.
 func (q *Queue) enter() int {
-	if atomic.CompareAndSwapUint64(&q.laneBusy[0], laneFree, laneTaken) {
-		return 0
+	if atomic.CompareAndSwapUint64(&q.laneBusy[firstSharedLane], laneFree, laneTaken) {
+		return firstSharedLane
 	}
 	return q.enterSlow()
 }
@@ -156,11 +163,18 @@ const (
 	laneClosed = 2
 )
 
-// enterSlow is enter when lane 0 is taken: another goroutine is inside the
-// handle, or it is closed.
+// Lane indexes: the exclusive roles' lanes, then the shared ones.
+const (
+	laneProducer    = 0 // the exclusive producer role's lane (roles.go)
+	laneConsumer    = 1 // the exclusive consumer role's lane
+	firstSharedLane = 2
+)
+
+// enterSlow is enter when the first shared lane is taken: another goroutine
+// is inside the handle, or it is closed.
 func (q *Queue) enterSlow() int {
 	for {
-		for i := range q.laneBusy {
+		for i := firstSharedLane; i < len(q.laneBusy); i++ {
 			switch atomic.LoadUint64(&q.laneBusy[i]) {
 			case laneClosed:
 				return -1
@@ -178,6 +192,9 @@ func (q *Queue) enterSlow() int {
 // to leave, and calls wakeSleepers now and then while it waits.
 func (q *Queue) closeLanes(wakeSleepers func()) {
 	for i := range q.laneBusy {
+		if atomic.CompareAndSwapUint64(&q.laneBusy[i], laneRefused, laneClosed) {
+			continue // a role's lane this handle never had (roles.go)
+		}
 		for round := 0; !atomic.CompareAndSwapUint64(&q.laneBusy[i], laneFree, laneClosed); round++ {
 			if round%closeRoundsPerWake == 0 {
 				wakeSleepers()
@@ -199,7 +216,8 @@ const (
 // segment happens before Close can see the lane free.
 func (q *Queue) leave(lane int) { storeRelease64(&q.laneBusy[lane], 0) }
 
-// record returns this handle's claim record for a lane.
+// record returns this handle's claim record for a lane (a shared lane or a
+// role's).
 func (q *Queue) record(lane int) *uint64 {
 	return (*uint64)(unsafe.Add(q.lanes, uintptr(lane)*8))
 }
@@ -221,9 +239,9 @@ func claim(p, rec *uint64, record, pos uint64) bool {
 // answers opNotReady only if the queue was full at some instant of the call
 // (see "Exact answers").
 func (q *Queue) enqueue(msg []byte, exact bool) opResult {
-	lane := q.enter()
+	lane := q.enterProducer()
 	if lane < 0 {
-		return opClosed
+		return laneResult(lane)
 	}
 	rec := q.record(lane)
 	var stall stallWait
@@ -233,7 +251,7 @@ func (q *Queue) enqueue(msg []byte, exact bool) opResult {
 		seq := atomic.LoadUint64(seqWord(slot)) &^ seqAbandoned
 		switch diff := int64(seq - freeSeq(pos)); {
 		case diff == 0:
-			if !claim(q.tail, rec, recEnq|pos, pos) {
+			if !q.claimTail(rec, pos) {
 				pos = atomic.LoadUint64(q.tail)
 				continue
 			}
@@ -265,9 +283,9 @@ func (q *Queue) enqueue(msg []byte, exact bool) opResult {
 // exact set it answers opNotReady only if the queue was empty at some instant
 // of the call.
 func (q *Queue) dequeue(buf []byte, exact bool) opResult {
-	lane := q.enter()
+	lane := q.enterConsumer()
 	if lane < 0 {
-		return opClosed
+		return laneResult(lane)
 	}
 	rec := q.record(lane)
 	var stall stallWait
@@ -277,7 +295,7 @@ func (q *Queue) dequeue(buf []byte, exact bool) opResult {
 		seq := atomic.LoadUint64(seqWord(slot))
 		switch diff := int64(seq&^seqAbandoned - fullSeq(pos)); {
 		case diff == 0:
-			if !claim(q.head, rec, recDeq|pos, pos) {
+			if !q.claimHead(rec, pos) {
 				pos = atomic.LoadUint64(q.head)
 				continue
 			}
@@ -315,9 +333,9 @@ func (q *Queue) dequeue(buf []byte, exact bool) opResult {
 // needs is held by another process's operation in flight; recovery settles
 // the slot if that process died.
 func (q *Queue) shift(msg []byte) opResult {
-	lane := q.enter()
+	lane := q.enterProducer()
 	if lane < 0 {
-		return opClosed
+		return laneResult(lane)
 	}
 	rec := q.record(lane)
 	var watch shiftWatch
@@ -327,7 +345,7 @@ func (q *Queue) shift(msg []byte) opResult {
 		seq := atomic.LoadUint64(seqWord(slot))
 		diff := int64(seq&^seqAbandoned - freeSeq(pos))
 		if diff == 0 {
-			if !claim(q.tail, rec, recEnq|pos, pos) {
+			if !q.claimTail(rec, pos) {
 				continue
 			}
 			q.copyIn(slot, msg)

@@ -33,6 +33,11 @@ type Queue struct {
 	outKind  copyKind // copy variant out of it (dequeue)
 	wait     WaitStrategy
 	tryWait  time.Duration
+	flags    uint32   // the queue's options (layout.go: flagSingleProducer, flagSingleConsumer)
+	prodMode roleMode // how this handle enqueues: shared, holding the producer role, or not allowed (roles.go)
+	consMode roleMode // the same for dequeues
+	prodLane int      // the lane an enqueue tries first: a role's, or the first shared one (roles.go)
+	consLane int      // the lane a dequeue tries first
 
 	tail, head                                      *uint64
 	notEmpty, emptySleepers                         *uint32
@@ -50,9 +55,10 @@ type Queue struct {
 	waiters atomic.Int32 // blocking calls inside the handle, between attempts
 
 	// laneBusy marks the lanes taken by calls inside the handle (protocol.go:
-	// enter), on a line of its own: only this handle's goroutines touch it.
+	// enter; the first two are the exclusive roles', roles.go), on lines of
+	// their own: only this handle's goroutines touch them.
 	_        [64]byte
-	laneBusy [procLanes]uint64
+	laneBusy [procRecords]uint64
 
 	// Stall tracking for crash recovery, on its own line: written only when an
 	// operation finds the queue empty or full.
@@ -82,7 +88,12 @@ type Stats struct {
 // that finds it also finds a complete header.
 func initSegment(mem []byte, g geometry) {
 	base := unsafe.Pointer(&mem[0])
-	atomic.StoreUint32(u32At(base, offVersion), layoutVersion)
+	if g.flags != 0 {
+		atomic.StoreUint32(u32At(base, offVersion), layoutVersionRoles)
+		atomic.StoreUint32(u32At(base, offFlags), g.flags)
+	} else {
+		atomic.StoreUint32(u32At(base, offVersion), layoutVersion)
+	}
 	atomic.StoreUint64(u64At(base, offMsgSize), g.msgSize)
 	atomic.StoreUint64(u64At(base, offCapacity), g.capacity)
 	atomic.StoreUint64(u64At(base, offSlotStride), g.slotStride)
@@ -106,8 +117,13 @@ func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 	if err := notReadyErr(op, seg.key, base, info); err != nil {
 		return geometry{}, err
 	}
-	if v := atomic.LoadUint32(u32At(base, offVersion)); v != layoutVersion {
-		return geometry{}, keyErr(op, seg.key, ErrBadVersion, "layout version %d, this library reads %d", v, layoutVersion)
+	v := atomic.LoadUint32(u32At(base, offVersion))
+	if v != layoutVersion && v != layoutVersionRoles {
+		return geometry{}, keyErr(op, seg.key, ErrBadVersion, "layout version %d, this library reads %d and %d", v, layoutVersion, layoutVersionRoles)
+	}
+	flags := atomic.LoadUint32(u32At(base, offFlags))
+	if (v == layoutVersion) != (flags == 0) || flags&^flagsKnown != 0 {
+		return geometry{}, keyErr(op, seg.key, ErrCorrupt, "layout version %d with option flags %#x", v, flags)
 	}
 	msgSize := atomic.LoadUint64(u64At(base, offMsgSize))
 	capacity := atomic.LoadUint64(u64At(base, offCapacity))
@@ -115,6 +131,7 @@ func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 		return geometry{}, keyErr(op, seg.key, ErrCorrupt, "message size %d, capacity %d", msgSize, capacity)
 	}
 	g := newGeometry(msgSize/8, capacity)
+	g.flags = flags
 	if atomic.LoadUint64(u64At(base, offSlotStride)) != g.slotStride ||
 		atomic.LoadUint64(u64At(base, offDataOffset)) != g.dataOffset ||
 		atomic.LoadUint64(u64At(base, offSlotsStart)) != g.slotsStart {
@@ -126,7 +143,9 @@ func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 	return g, nil
 }
 
-func newQueue(seg *segment, g geometry, o options) (*Queue, error) {
+// newQueue attaches a handle: it takes a table entry and the roles asked for;
+// op names the caller's operation in an error.
+func newQueue(op string, seg *segment, g geometry, o options) (*Queue, error) {
 	q := mapQueue(seg, g)
 	q.inKind = pickCopy(int(g.msgSize), true)
 	q.outKind = pickCopy(int(g.msgSize), false)
@@ -137,7 +156,11 @@ func newQueue(seg *segment, g geometry, o options) (*Queue, error) {
 		return nil, err
 	}
 	q.self, q.selfEntry = self, q.entry(self)
-	q.lanes = unsafe.Pointer(q.selfEntry.lane(0))
+	q.lanes = unsafe.Pointer(q.selfEntry.record(0))
+	if err := q.takeRoles(op, o.roles); err != nil {
+		q.releaseEntry()
+		return nil, err
+	}
 	return q, nil
 }
 
@@ -165,6 +188,7 @@ func mapQueue(seg *segment, g geometry) *Queue {
 		lostDeq:       u64At(base, offLostDeq),
 		stalled:       u64At(base, offStalled),
 		aborted:       u64At(base, offAborted),
+		flags:         g.flags,
 		key:           seg.key,
 		self:          -1,
 		seg:           seg,
@@ -200,6 +224,7 @@ func (q *Queue) Close() error {
 		}
 		time.Sleep(closePoll)
 	}
+	q.releaseRoles()
 	q.releaseEntry()
 	return q.seg.detach()
 }
@@ -340,8 +365,14 @@ func (q *Queue) mustMsg(op string, msg []byte) {
 // msg.
 func (q *Queue) EnqueueShift(msg []byte) {
 	q.mustMsg("enqueue", msg)
-	if q.shift(msg) == opClosed {
+	if q.flags&flagSingleConsumer != 0 {
+		panic("shqueue: " + keyErr("enqueue", q.key, ErrRole, "EnqueueShift moves head, which a single-consumer queue's consumer alone moves").Error())
+	}
+	switch q.shift(msg) {
+	case opClosed:
 		q.mustMsg("enqueue", msg)
+	case opRole:
+		panic("shqueue: " + q.roleErr("enqueue").Error())
 	}
 }
 
@@ -370,11 +401,11 @@ func (q *Queue) EnqueueBlock(ctx context.Context, msg []byte) error {
 	if err := ctxDone(ctx); err != nil {
 		return err
 	}
-	switch q.enqueue(msg, false) {
+	switch r := q.enqueue(msg, false); r {
 	case opDone:
 		return nil
-	case opClosed:
-		return keyErr("enqueue", q.key, ErrClosed, "")
+	case opClosed, opRole:
+		return q.blockResult("enqueue", r)
 	}
 	return q.block(ctx, false, msg, nil)
 }
@@ -403,11 +434,11 @@ func (q *Queue) DequeueBlock(ctx context.Context, buf []byte) error {
 	if err := ctxDone(ctx); err != nil {
 		return err
 	}
-	switch q.dequeue(buf, false) {
+	switch r := q.dequeue(buf, false); r {
 	case opDone:
 		return nil
-	case opClosed:
-		return keyErr("dequeue", q.key, ErrClosed, "")
+	case opClosed, opRole:
+		return q.blockResult("dequeue", r)
 	}
 	return q.block(ctx, true, buf, nil)
 }

@@ -197,8 +197,8 @@ func (q *Queue) claimant(pos uint64, consumer bool) (found, alive, shifter bool)
 		if e.pid() == 0 {
 			continue
 		}
-		for l := 0; l < procLanes; l++ {
-			r := atomic.LoadUint64(e.lane(l))
+		for l := 0; l < procRecords; l++ {
+			r := atomic.LoadUint64(e.record(l))
 			own := recordNames(r, kind, pos)
 			if !own && r != b && r != c {
 				continue

@@ -121,8 +121,11 @@ func (q *Queue) attempt(consumer bool, buf []byte, h *held) opResult {
 }
 
 func (q *Queue) blockResult(op string, r opResult) error {
-	if r == opClosed {
+	switch r {
+	case opClosed:
 		return keyErr(op, q.key, ErrClosed, "")
+	case opRole:
+		return q.roleErr(op)
 	}
 	return nil
 }

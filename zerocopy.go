@@ -45,9 +45,14 @@ func heldWord(consumer bool, pos uint64) uint64 { return pos<<3 | b2u(consumer)<
 // lane. A consumer passes over abandoned slots. With exact set it answers
 // opNotReady only if the queue was full (empty) at some instant of the call.
 func (q *Queue) holdSlot(consumer, exact bool, h *held) opResult {
-	lane := q.enter()
+	var lane int
+	if consumer {
+		lane = q.enterConsumer()
+	} else {
+		lane = q.enterProducer()
+	}
 	if lane < 0 {
-		return opClosed
+		return laneResult(lane)
 	}
 	rec := q.record(lane)
 	for {
@@ -238,6 +243,11 @@ func (q *Queue) startHold(ctx context.Context, consumer bool, h *held) error {
 		return nil
 	case opClosed:
 		return keyErr(op, q.key, ErrClosed, "")
+	case opRole:
+		if consumer {
+			return q.roleErr("dequeue")
+		}
+		return q.roleErr("enqueue")
 	}
 	return q.block(ctx, consumer, nil, h)
 }

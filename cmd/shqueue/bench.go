@@ -29,6 +29,8 @@ for every transport and message size, transports of one size measured one
 after another so that ratios compare figures taken moments apart:
 
   shqueue-spin      shqueue, busy-spin wait strategy
+  shqueue-spsc      shqueue-spin on queues with an exclusive producer and
+                    consumer (WithSingleProducer, WithSingleConsumer)
   shqueue-adaptive  shqueue, adaptive wait strategy (spin, yield, sleep)
   unix              Unix domain socket pair (SOCK_STREAM)
   pipe              two pipes

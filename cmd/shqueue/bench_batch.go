@@ -27,9 +27,9 @@ func init() {
 			throughput:     true,
 			throughputOnly: true,
 			check:          func(int) error { return nil },
-			setup:          setupShqueue,
+			setup:          func(cfg setupConfig) (*setupResult, error) { return setupShqueue(cfg, false) },
 			open: func(side int, cfg setupConfig, args []string) (endpoint, error) {
-				ep, err := openShqueue(side, cfg, args, shqueue.BusySpin)
+				ep, err := openShqueue(side, cfg, args, shqueue.BusySpin, false)
 				if err != nil {
 					return nil, err
 				}
@@ -44,9 +44,9 @@ func init() {
 		throughput:     true,
 		throughputOnly: true,
 		check:          func(int) error { return nil },
-		setup:          setupShqueue,
+		setup:          func(cfg setupConfig) (*setupResult, error) { return setupShqueue(cfg, false) },
 		open: func(side int, cfg setupConfig, args []string) (endpoint, error) {
-			ep, err := openShqueue(side, cfg, args, shqueue.BusySpin)
+			ep, err := openShqueue(side, cfg, args, shqueue.BusySpin, false)
 			if err != nil {
 				return nil, err
 			}

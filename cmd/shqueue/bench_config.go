@@ -129,7 +129,7 @@ func defaultTransports() []string {
 
 func transportRank(t *transport) int {
 	switch t.base {
-	case "shqueue-spin", "unix":
+	case "shqueue-spin", "shqueue-spsc", "unix":
 		return 0
 	case "shqueue-adaptive", "pipe":
 		return 1

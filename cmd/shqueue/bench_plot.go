@@ -188,6 +188,7 @@ func nsLabel(v float64) string {
 func transportStyle(name string, names []string) (color, dash string) {
 	fixed := map[string]string{
 		"shqueue-spin":     "#1f77b4",
+		"shqueue-spsc":     "#9467bd",
 		"shqueue-adaptive": "#2ca02c",
 		"unix":             "#d62728",
 		"pipe":             "#ff7f0e",

@@ -10,24 +10,34 @@ import (
 )
 
 // shqueue is measured once per wait strategy, through the blocking calls a
-// user makes (EnqueueBlock, DequeueBlock), with one queue per direction.
+// user makes (EnqueueBlock, DequeueBlock), with one queue per direction;
+// shqueue-spsc is shqueue-spin on queues created WithSingleProducer and
+// WithSingleConsumer, each side opened with its role.
 func init() {
 	for _, w := range []struct {
 		name string
 		wait shqueue.WaitStrategy
+		spsc bool
 	}{
-		{"shqueue-spin", shqueue.BusySpin},
-		{"shqueue-adaptive", shqueue.Adaptive},
+		{"shqueue-spin", shqueue.BusySpin, false},
+		{"shqueue-spsc", shqueue.BusySpin, true},
+		{"shqueue-adaptive", shqueue.Adaptive, false},
 	} {
+		about := "shqueue, " + w.wait.String() + " wait, EnqueueBlock/DequeueBlock, one queue per direction"
+		if w.spsc {
+			about += ", exclusive producer and consumer"
+		}
 		registerTransport(&transport{
 			name:       w.name,
 			kind:       "shqueue",
-			about:      "shqueue, " + w.wait.String() + " wait, EnqueueBlock/DequeueBlock, one queue per direction",
+			about:      about,
 			throughput: true,
 			check:      func(int) error { return nil },
-			setup:      setupShqueue,
+			setup: func(cfg setupConfig) (*setupResult, error) {
+				return setupShqueue(cfg, w.spsc)
+			},
 			open: func(side int, cfg setupConfig, args []string) (endpoint, error) {
-				return openShqueue(side, cfg, args, w.wait)
+				return openShqueue(side, cfg, args, w.wait, w.spsc)
 			},
 		})
 	}
@@ -40,13 +50,13 @@ const createAttempts = 10
 
 // createQueue makes a queue under a free key, retrying when another process
 // takes the key between FindFreeKey and Create.
-func createQueue(size, capacity int) (*shqueue.Queue, error) {
+func createQueue(size, capacity int, opts ...shqueue.Option) (*shqueue.Queue, error) {
 	for attempt := 0; ; attempt++ {
 		key, err := shqueue.FindFreeKey()
 		if err != nil {
 			return nil, err
 		}
-		q, err := shqueue.Create(key, uint32(size/8), uint32(capacity))
+		q, err := shqueue.Create(key, uint32(size/8), uint32(capacity), opts...)
 		if errors.Is(err, shqueue.ErrAlreadyExist) && attempt < createAttempts {
 			continue
 		}
@@ -54,7 +64,11 @@ func createQueue(size, capacity int) (*shqueue.Queue, error) {
 	}
 }
 
-func setupShqueue(cfg setupConfig) (*setupResult, error) {
+func setupShqueue(cfg setupConfig, spsc bool) (*setupResult, error) {
+	var opts []shqueue.Option
+	if spsc {
+		opts = []shqueue.Option{shqueue.WithSingleProducer(), shqueue.WithSingleConsumer()}
+	}
 	var qs [2]*shqueue.Queue
 	remove := func() error {
 		var first error
@@ -72,7 +86,7 @@ func setupShqueue(cfg setupConfig) (*setupResult, error) {
 		return first
 	}
 	for i := range qs {
-		q, err := createQueue(cfg.size, cfg.capacity)
+		q, err := createQueue(cfg.size, cfg.capacity, opts...)
 		if err != nil {
 			remove()
 			return nil, fmt.Errorf("create queue: %w", err)
@@ -97,14 +111,22 @@ type shqueueEndpoint struct {
 	recvFrom []*shqueue.Queue
 }
 
-func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStrategy) (endpoint, error) {
+func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStrategy, spsc bool) (endpoint, error) {
 	keys, err := intArgs(args, 2)
 	if err != nil {
 		return nil, err
 	}
 	var qs [2]*shqueue.Queue
 	for i, key := range keys {
-		q, err := shqueue.Open(key, shqueue.WithWait(wait))
+		opts := []shqueue.Option{shqueue.WithWait(wait)}
+		switch {
+		case !spsc:
+		case i == side: // this side sends on queue i
+			opts = append(opts, shqueue.AsProducer())
+		default:
+			opts = append(opts, shqueue.AsConsumer())
+		}
+		q, err := shqueue.Open(key, opts...)
 		if err != nil {
 			if i == 1 {
 				qs[0].Close()

@@ -38,7 +38,7 @@ func init() {
 // setupWaitAny creates the two queues of the shqueue transport and the
 // waitAnyQueues-1 that stay empty.
 func setupWaitAny(cfg setupConfig) (*setupResult, error) {
-	sr, err := setupShqueue(cfg)
+	sr, err := setupShqueue(cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func openWaitAny(side int, cfg setupConfig, args []string) (endpoint, error) {
 	if len(args) != 2+waitAnyQueues-1 {
 		return nil, fmt.Errorf("want %d transport arguments, got %q", 2+waitAnyQueues-1, args)
 	}
-	ep, err := openShqueue(side, cfg, args[:2], shqueue.Adaptive)
+	ep, err := openShqueue(side, cfg, args[:2], shqueue.Adaptive, false)
 	if err != nil || side != 0 {
 		return ep, err
 	}

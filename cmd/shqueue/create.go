@@ -25,6 +25,8 @@ func runCreate(args []string) error {
 	mode := fs.String("mode", "0600", "permission bits of the segment, in octal")
 	replace := fs.Bool("replace", false, "replace a leftover queue nobody has attached even if it holds messages (they are lost)")
 	asJSON := fs.Bool("json", false, "print the new queue as stat -json does")
+	singleProducer := fs.Bool("single-producer", false, "one producer handle at a time (WithSingleProducer): producers open it AsProducer")
+	singleConsumer := fs.Bool("single-consumer", false, "one consumer handle at a time (WithSingleConsumer): consumers open it AsConsumer")
 	rest, err := parseOpsArgs(fs, args)
 	if err != nil {
 		return err
@@ -53,6 +55,12 @@ func runCreate(args []string) error {
 	}
 	if *replace {
 		opts = append(opts, shqueue.WithReplace())
+	}
+	if *singleProducer {
+		opts = append(opts, shqueue.WithSingleProducer())
+	}
+	if *singleConsumer {
+		opts = append(opts, shqueue.WithSingleConsumer())
 	}
 	start := time.Now()
 	queue, err := shqueue.Create(q.key, uint32(*words), uint32(*capacity), opts...)

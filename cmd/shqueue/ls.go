@@ -65,11 +65,11 @@ func runLs(args []string) error {
 		return writeOpsJSON(os.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tDECIMAL\tID\tOWNER\tMODE\tMSG\tCAP\tLEN\tNATTCH\tPIDS\tCREATED\tLAST-OPEN\tNAME\tSTATUS")
+	fmt.Fprintln(tw, "KEY\tDECIMAL\tID\tOWNER\tMODE\tMSG\tCAP\tLEN\tNATTCH\tPIDS\tCREATED\tLAST-OPEN\tNAME\tSTATUS\tOPTIONS")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%04o\t", keyHex(e.Key), e.Key, e.ID, ownerName(e.UID), uint32(e.Mode))
 		if e.Info == nil {
-			fmt.Fprintf(tw, "-\t-\t-\t%d\t-\t-\t-\t-\t%s\n", e.Attachments, entryStatus(e))
+			fmt.Fprintf(tw, "-\t-\t-\t%d\t-\t-\t-\t-\t%s\t-\n", e.Attachments, entryStatus(e))
 			continue
 		}
 		i := e.Info
@@ -77,8 +77,8 @@ func runLs(args []string) error {
 		if i.Name != "" {
 			name = i.Name
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", i.MsgSize, i.Cap, i.Len, i.Attachments,
-			pidList(i.Processes), opsTime(i.Created), opsTime(lastOpen(i)), name, entryStatus(e))
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i.MsgSize, i.Cap, i.Len, i.Attachments,
+			pidList(i.Processes), opsTime(i.Created), opsTime(lastOpen(i)), name, entryStatus(e), optionList(i))
 	}
 	return tw.Flush()
 }

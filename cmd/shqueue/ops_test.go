@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -184,6 +185,7 @@ func TestOps(t *testing.T) {
 	t.Run("lifecycle", func(t *testing.T) { testOpsLifecycle(t, exe) })
 	t.Run("half-created", func(t *testing.T) { testOpsHalfCreated(t, exe) })
 	t.Run("help", func(t *testing.T) { testOpsHelp(t, exe) })
+	t.Run("roles", func(t *testing.T) { testOpsRoles(t, exe) })
 }
 
 // testOpsQueue: create, fill through the library, stat, ls, peek, watch, rm.
@@ -243,8 +245,8 @@ func testOpsQueue(t *testing.T, exe string) {
 	// ls: the row and the JSON entry.
 	r = mustRun(t, exe, 0, "ls")
 	row := lsLine(t, r.stdout, key)
-	if len(row) != 14 || row[1] != strconv.Itoa(key) || row[4] != "0640" || row[5] != "32" || row[6] != "8" ||
-		row[7] != "4" || row[8] != "1" || row[9] != strconv.Itoa(pid) || row[12] != "-" || row[13] != "in use" {
+	if len(row) != 15 || row[1] != strconv.Itoa(key) || row[4] != "0640" || row[5] != "32" || row[6] != "8" ||
+		row[7] != "4" || row[8] != "1" || row[9] != strconv.Itoa(pid) || row[12] != "-" || row[13] != "in use" || row[14] != "-" {
 		t.Fatalf("ls row for %s = %q\n%s", keyHex(key), row, r.stdout)
 	}
 	r = mustRun(t, exe, 0, "ls", "-json")
@@ -399,7 +401,7 @@ func testOpsErrors(t *testing.T, exe string) {
 		t.Errorf("ls lists a foreign segment without -all:\n%s", r.stdout)
 	}
 	r = mustRun(t, exe, 0, "ls", "-all")
-	if row := lsLine(t, r.stdout, foreign); len(row) != 14 || row[13] != "foreign" || row[5] != "-" {
+	if row := lsLine(t, r.stdout, foreign); len(row) != 15 || row[13] != "foreign" || row[5] != "-" {
 		t.Errorf("ls -all row for the foreign segment: %q", row)
 	}
 	for _, args := range [][]string{{"stat"}, {"stat", "zz"}, {"stat", "0"}, {"stat", "0x1ffffffff"}, {"stat", "1", "2"}, {"rm"}, {"create", "5", "-mode", "999"}} {
@@ -446,7 +448,7 @@ func testOpsUnreadable(t *testing.T, exe string) {
 	}
 	r := runTool(t, exe, cred, "ls")
 	row := lsLine(t, r.stdout, key)
-	if r.code != 0 || len(row) != 14 || row[13] != "unreadable (permission denied)" || row[5] != "-" {
+	if r.code != 0 || len(row) != 15 || row[13] != "unreadable (permission denied)" || row[5] != "-" {
 		t.Fatalf("ls as a user who may not read %s: exit %d, row %q\n%s%s", keyHex(key), r.code, row, r.stdout, r.stderr)
 	}
 	r = runTool(t, exe, cred, "ls", "-json")
@@ -492,7 +494,7 @@ func testOpsStale(t *testing.T, exe string) {
 	child.Process.Kill()
 	child.Wait()
 	r = mustRun(t, exe, 0, "ls")
-	if row := lsLine(t, r.stdout, key); len(row) != 14 || row[8] != "0" || row[9] != strconv.Itoa(child.Process.Pid)+"(dead)" || row[13] != "orphaned, empty" {
+	if row := lsLine(t, r.stdout, key); len(row) != 15 || row[8] != "0" || row[9] != strconv.Itoa(child.Process.Pid)+"(dead)" || row[13] != "orphaned, empty" {
 		t.Fatalf("ls row of the killed child's queue: %q\n%s", row, r.stdout)
 	}
 	r = mustRun(t, exe, 0, "stat", keyHex(key))
@@ -531,7 +533,7 @@ func testOpsLifecycle(t *testing.T, exe string) {
 		t.Fatalf("stat of an idle named queue:\n%s", r.stdout)
 	}
 	row := lsLine(t, mustRun(t, exe, 0, "ls").stdout, key)
-	if len(row) != 14 || row[12] != name || row[13] != "idle, empty" {
+	if len(row) != 15 || row[12] != name || row[13] != "idle, empty" {
 		t.Fatalf("ls row of an idle named queue: %q", row)
 	}
 
@@ -545,7 +547,7 @@ func testOpsLifecycle(t *testing.T, exe string) {
 	}
 	q.Close()
 	row = lsLine(t, mustRun(t, exe, 0, "ls").stdout, key)
-	if len(row) != 14 || row[13] != "idle, 3 messages" {
+	if len(row) != 15 || row[13] != "idle, 3 messages" {
 		t.Fatalf("ls row of an idle queue holding 3 messages: %q", row)
 	}
 	r = mustRun(t, exe, 1, "create", arg, "-words", "4", "-cap", "8")
@@ -607,7 +609,7 @@ func testOpsHalfCreated(t *testing.T, exe string) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 	row := lsLine(t, mustRun(t, exe, 0, "ls").stdout, key)
-	if want := fmt.Sprintf("half-created (creator %d died before finishing the header)", child.Process.Pid); len(row) != 14 || row[13] != want {
+	if want := fmt.Sprintf("half-created (creator %d died before finishing the header)", child.Process.Pid); len(row) != 15 || row[13] != want {
 		t.Fatalf("ls row of a half-created segment: %q, want status %q", row, want)
 	}
 	r := mustRun(t, exe, 0, "rm", keyHex(key))
@@ -641,5 +643,39 @@ func testOpsHelp(t *testing.T, exe string) {
 	r := mustRun(t, exe, 0, "version")
 	if !regexp.MustCompile(`^shqueue \S+ \(github.com/shqueue/shqueue\)\n(.|\n)*go +go1\.`).MatchString(r.stdout) {
 		t.Errorf("shqueue version:\n%s", r.stdout)
+	}
+}
+
+// testOpsRoles: create -single-producer -single-consumer records the
+// options; stat, stat -json and ls show them and the producer role's holder.
+func testOpsRoles(t *testing.T, exe string) {
+	key := freeKey(t)
+	mustRun(t, exe, 0, "create", strconv.Itoa(key), "-words", "4", "-cap", "8", "-single-producer", "-single-consumer")
+	removeAtEnd(t, key)
+	q, err := shqueue.Open(key, shqueue.AsProducer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if !q.SingleProducer() || !q.SingleConsumer() || !q.IsProducer() || q.IsConsumer() {
+		t.Fatal("the tool's queue lacks the options")
+	}
+	pid := os.Getpid()
+	r := mustRun(t, exe, 0, "stat", strconv.Itoa(key))
+	want := fmt.Sprintf("options +single-producer \\(role held by pid %d\\), single-consumer \\(role free\\)\n", pid)
+	if !regexp.MustCompile(want).MatchString(r.stdout) || !regexp.MustCompile(`layout version +3\n`).MatchString(r.stdout) {
+		t.Fatalf("stat output lacks %q and version 3:\n%s", want, r.stdout)
+	}
+	r = mustRun(t, exe, 0, "stat", strconv.Itoa(key), "-json")
+	var st queueJSON
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(st.Options, []string{"single-producer", "single-consumer"}) || st.ProducerPID != pid || st.ConsumerPID != 0 {
+		t.Fatalf("stat -json options %q, producer %d, consumer %d", st.Options, st.ProducerPID, st.ConsumerPID)
+	}
+	r = mustRun(t, exe, 0, "ls")
+	if row := lsLine(t, r.stdout, key); len(row) != 15 || row[14] != "single-producer,single-consumer" {
+		t.Fatalf("ls row %q", row)
 	}
 }

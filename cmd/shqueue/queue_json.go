@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shqueue/shqueue"
@@ -34,6 +35,9 @@ type queueJSON struct {
 	UID               int           `json:"uid"`
 	Mode              string        `json:"mode"`
 	LayoutVersion     uint32        `json:"layout_version"`
+	Options           []string      `json:"options"`                // single-producer, single-consumer
+	ProducerPID       int           `json:"producer_pid,omitempty"` // the producer role's holder (single-producer queues)
+	ConsumerPID       int           `json:"consumer_pid,omitempty"` // the consumer role's holder (single-consumer queues)
 	MsgSize           int           `json:"msg_size"`
 	Capacity          int           `json:"capacity"`
 	Len               int           `json:"len"`
@@ -69,7 +73,13 @@ func toQueueJSON(info *shqueue.Info) queueJSON {
 		Attachments: info.Attachments, Removed: info.Removed, Stale: isStale(info),
 		State: info.State().String(), Name: info.Name,
 		SleepingConsumers: info.SleepingConsumers, SleepingProducers: info.SleepingProducers,
-		Processes: []processJSON{},
+		Processes: []processJSON{}, Options: queueOptions(info),
+	}
+	if info.ProducerAlive {
+		j.ProducerPID = info.ProducerPID
+	}
+	if info.ConsumerAlive {
+		j.ConsumerPID = info.ConsumerPID
 	}
 	if !info.LastAttach.IsZero() {
 		j.LastAttach = &info.LastAttach
@@ -101,4 +111,48 @@ type entryJSON struct {
 	Removed     bool       `json:"removed"`
 	Error       string     `json:"error,omitempty"`
 	Queue       *queueJSON `json:"queue,omitempty"`
+}
+
+// queueOptions names the options a queue was created with.
+func queueOptions(info *shqueue.Info) []string {
+	opts := []string{}
+	if info.SingleProducer {
+		opts = append(opts, "single-producer")
+	}
+	if info.SingleConsumer {
+		opts = append(opts, "single-consumer")
+	}
+	return opts
+}
+
+// optionList is the OPTIONS column of ls: the options, or "-".
+func optionList(info *shqueue.Info) string {
+	if opts := queueOptions(info); len(opts) > 0 {
+		return strings.Join(opts, ",")
+	}
+	return "-"
+}
+
+// optionRoles is stat's options line: each option with its role's holder.
+func optionRoles(info *shqueue.Info) string {
+	holder := func(pid int, alive bool) string {
+		switch {
+		case alive:
+			return fmt.Sprintf(" (role held by pid %d)", pid)
+		case pid != 0:
+			return fmt.Sprintf(" (role free: its holder, pid %d, is gone)", pid)
+		}
+		return " (role free)"
+	}
+	var parts []string
+	if info.SingleProducer {
+		parts = append(parts, "single-producer"+holder(info.ProducerPID, info.ProducerAlive))
+	}
+	if info.SingleConsumer {
+		parts = append(parts, "single-consumer"+holder(info.ConsumerPID, info.ConsumerAlive))
+	}
+	if len(parts) == 0 {
+		return "none (any number of producers and consumers)"
+	}
+	return strings.Join(parts, ", ")
 }

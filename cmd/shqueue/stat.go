@@ -56,6 +56,7 @@ func runStat(args []string) error {
 		fmt.Fprintf(tw, "name\t%q\n", info.Name)
 	}
 	fmt.Fprintf(tw, "layout version\t%d\n", info.LayoutVersion)
+	fmt.Fprintf(tw, "options\t%s\n", optionRoles(info))
 	fmt.Fprintf(tw, "messages\t%d bytes (%d words), capacity %d\n", info.MsgSize, info.MsgSize/8, info.Cap)
 	fmt.Fprintf(tw, "length\t%d (head %d, tail %d)\n", info.Len, info.Head, info.Tail)
 	fmt.Fprintf(tw, "enqueued\t%d\n", info.Stats.Enqueued)
