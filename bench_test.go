@@ -44,7 +44,7 @@ func benchImpls(size int) []benchImpl {
 		{"auto-out", queueCopy(pickCopy(size, false))},
 	}
 	for _, k := range supportedKinds() {
-		if k != copyBuiltin && k != copyGo {
+		if k != copyBuiltin && k != copyGenericKind {
 			impls = append(impls, benchImpl{k.String(), queueCopy(k)})
 		}
 	}
@@ -267,7 +267,7 @@ const measureEnv = "SHQUEUE_MEASURE"
 func measureKinds() []copyKind {
 	ks := []copyKind{copyBuiltin}
 	for _, k := range supportedKinds() {
-		if k != copyBuiltin && k != copyGo {
+		if k != copyBuiltin && k != copyGenericKind {
 			ks = append(ks, k)
 		}
 	}
