@@ -352,35 +352,64 @@ func avx2Table(h copyHost) *copyPolicy {
 
 // AMD thresholds. Measured on an AMD EPYC Zen 5 (family 0x1a model 2, 2-vCPU
 // KVM guest, AVX-512, ERMS, FSRM, L1d 48 KiB, L2 1 MiB; the guest reports no
-// L3) with BenchmarkCopy and BenchmarkCopyRing: medians of AMD_MEDIANS
-// alternating runs, docs/asm.md has the tables. On AMD the runtime's memmove
-// never uses REP MOVS (runtime/cpuflags_amd64.go enables it on Intel only):
-// above 256 bytes it runs a 128-byte AVX loop, and from 1 MiB up one with
-// non-temporal stores, so the built-in copy is neither glibc's REP MOVSB band
-// nor safe for dequeue at 1 MiB (the caller reads the buffer next).
+// L3) with TestMeasureRing (two pinned threads, min of 20 alternating
+// trials; ratios to the built-in copy, the other side copying with the
+// built-in copy), BenchmarkCopy and BenchmarkCopyRing (docs/asm.md has the
+// tables). On AMD the runtime's memmove never uses REP MOVS
+// (runtime/cpuflags_amd64.go enables it on Intel only): above 256 bytes it
+// runs a 128-byte AVX loop, and from 1 MiB up one with non-temporal stores,
+// so the built-in copy is neither glibc's REP MOVSB band nor fit for dequeue
+// from 1 MiB (the caller reads the buffer next).
+//
+// Where the measurements disagree with glibc's rules:
+//   - Dequeue starts REP MOVSB at amdOutRepMovsbFrom, not at 2112 bytes: at
+//     4 KiB it only ties in the ring (0.96x, the AVX-512 loop 0.96x), while
+//     the AVX-512 loop is the fastest single-thread copy there (1.42x
+//     against REP MOVSB's 0.91x).
+//   - REP MOVSB does not stop at the L2 size for dequeue: 1 MiB 1.33x,
+//     4 MiB 1.72x in the ring.
+//   - Enqueue switches at the L2 size (glibc's stop threshold) not to a
+//     vector loop, as glibc does, but to non-temporal stores: at 1 MiB the
+//     AVX-512 loop reached 0.60x, AVX-512 non-temporal 0.97x and REP MOVSB
+//     0.90x of the built-in copy, itself a non-temporal loop there.
 const (
-	// amdAVX512MinSize: AVX512_MIN
-	amdAVX512MinSize = 384
+	// amdOutRepMovsbFrom: in the ring REP MOVSB dequeues 1.24x the built-in
+	// copy at 16 KiB, 1.19x at 64 KiB, 1.33x at 1 MiB (AVX-512: 0.87x, 0.96x,
+	// 1.02x). On one thread AVX-512 still wins at 16 KiB (1.41x against
+	// 0.96x; from 32 KiB REP MOVSB does, 1.37x): the consumer's copy reads
+	// lines the producer's core holds, and the ring is the queue's case.
+	amdOutRepMovsbFrom = 16 << 10
 )
 
-// amdTable: AMD CPUs with ERMS (Zen 3 and later).
+// amdTable: AMD CPUs with ERMS (Zen 3 and later). Single-thread
+// (TestMeasureCopy, min of 300 trials; ratio to the built-in copy) the
+// runtime's straight-line copy wins up to 320 bytes (AVX2 and AVX-512
+// 0.75-0.91x from 256 to 320 B), AVX-512 from 384 bytes (1.02x; 1 KiB 1.30x,
+// 4-16 KiB 1.41-1.42x), AVX2 never clearly (0.96x at 1 KiB, 1.04x at 4 KiB),
+// so there is no AVX2 band. In the ring (TestMeasureRing, into the segment)
+// REP MOVSB wins from repMovsbFrom: 4 KiB 2.59x, 16 KiB 3.38x, 64 KiB 1.11x,
+// although on one thread it is 0.64-0.68x the AVX-512 loop at 4-16 KiB:
+// a line the consumer last read is written without being fetched first.
+// Enqueue therefore leaves AVX-512 at 2112 bytes, for REP MOVSB, and that
+// for non-temporal stores from repMovsbUntil.
 func amdTable(h copyHost) *copyPolicy {
-	vector := copyAVX2
-	if h.avx512 {
-		vector = copyAVX512
+	var in, out []sizeBand
+	nt := copyKind(0)
+	switch {
+	case h.avx512:
+		out = []sizeBand{{avx512MinSize, copyAVX512}}
+		in = []sizeBand{{avx512MinSize, copyAVX512}}
+		nt = copyAVX512NT
+	case h.avx2:
+		nt = copyAVX2NT
 	}
 	rep := repMovsbFrom(h)
-	return &copyPolicy{
-		table: "amd",
-		out: []sizeBand{
-			{amdAVX512MinSize, vector},
-			{rep, copyRepMovsb},
-		},
-		in: []sizeBand{
-			{amdAVX512MinSize, vector},
-			{rep, copyRepMovsb},
-		},
+	in = append(in, sizeBand{rep, copyRepMovsb})
+	if until := repMovsbUntil(h); nt != 0 && until > rep {
+		in = append(in, sizeBand{until, nt})
 	}
+	out = append(out, sizeBand{max(amdOutRepMovsbFrom, rep), copyRepMovsb})
+	return &copyPolicy{table: "amd", in: in, out: out}
 }
 
 // forcedPolicy uses the named variant for every slot size (copySlot still

@@ -3,6 +3,7 @@ package shqueue
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -232,7 +233,19 @@ func TestCPUPlanTables(t *testing.T) {
 		want  map[int][2]copyKind // size -> {enqueue, dequeue}
 	}{
 		{"zen5", zen5Host, "amd", map[int][2]copyKind{
-			64: {copyBuiltin, copyBuiltin},
+			64:      {copyBuiltin, copyBuiltin},
+			264:     {copyBuiltin, copyBuiltin},
+			1024:    {copyAVX512, copyAVX512},
+			2104:    {copyAVX512, copyAVX512},
+			2112:    {copyRepMovsb, copyAVX512},
+			16384:   {copyRepMovsb, copyRepMovsb},
+			1 << 20: {copyAVX512NT, copyRepMovsb},
+			8 << 20: {copyAVX512NT, copyRepMovsb},
+		}},
+		{"zen3 (no usable avx512)", zen3Host, "amd", map[int][2]copyKind{
+			264:       {copyBuiltin, copyBuiltin},
+			4096:      {copyRepMovsb, copyBuiltin},
+			512 << 10: {copyAVX2NT, copyRepMovsb},
 		}},
 		{"emerald rapids", emrHost, "intel-avx512", map[int][2]copyKind{
 			64:      {copyBuiltin, copyBuiltin},
@@ -330,5 +343,43 @@ func TestCopyPlanText(t *testing.T) {
 	}
 	if after := formatPlan(activePolicy.Load()); after != before {
 		t.Errorf("refused plans changed the policy: %q became %q", before, after)
+	}
+}
+
+// SHQUEUE_COPY_PLAN is read once at start-up too: a child started with a
+// plan must follow it, and one started with a plan it cannot run must keep
+// the automatic plan and say why.
+const copyPlanEnvChild = "copy-plan-env"
+
+func init() {
+	registerChild(copyPlanEnvChild, func(args []string) int {
+		// args: the slot size, then the kinds pickCopy must return for
+		// enqueue and dequeue.
+		size, _ := strconv.Atoi(args[0])
+		if in, out := pickCopy(size, true).String(), pickCopy(size, false).String(); in != args[1] || out != args[2] {
+			fmt.Fprintf(os.Stderr, "%s=%q: pickCopy(%d) = %s/%s, want %s/%s\n", planEnv, os.Getenv(planEnv), size, in, out, args[1], args[2])
+			return 1
+		}
+		if !strings.Contains(cpuSummary(), planEnv) {
+			fmt.Fprintf(os.Stderr, "summary does not mention %s: %s\n", planEnv, cpuSummary())
+			return 1
+		}
+		return 0
+	})
+}
+
+func TestCopyPlanEnvironment(t *testing.T) {
+	auto := autoPolicy()
+	autoIn, autoOut := pickFrom(auto, 4096, true).String(), pickFrom(auto, 4096, false).String()
+	for _, c := range []struct{ plan, size, in, out string }{
+		{"enqueue: generic >=1KiB; dequeue: builtin", "4096", "generic", "builtin"},
+		{"dequeue: generic >=512", "4096", "builtin", "generic"},
+		{"enqueue: nonsense", "4096", autoIn, autoOut},
+	} {
+		cmd := childCommand(t, copyPlanEnvChild, c.size, c.in, c.out)
+		cmd.Env = append(cmd.Env, planEnv+"="+c.plan)
+		if out, err := cmd.Output(); err != nil {
+			t.Errorf("%s=%q: child failed: %v %s", planEnv, c.plan, err, out)
+		}
 	}
 }
