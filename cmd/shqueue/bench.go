@@ -100,6 +100,7 @@ func runBench(args []string) error {
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	wakeups := fs.Int("wakeups", 2000, "wake-ups from sleep to time per shqueue wait strategy (0: skip)")
 	wakePause := fs.Duration("wakepause", time.Millisecond, "how long the consumer waits on an empty queue before each wake-up (an adaptive waiter sleeps after about 220µs)")
+	copies := fs.Bool("copies", false, "instead, compare the slot-copy variants: shqueue-spin throughput per variant and size (bench_copies.go)")
 	idle := fs.Duration("idle", time.Second, "how long a consumer blocks on an empty queue to measure its idle CPU, per shqueue wait strategy (0: skip)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -149,6 +150,9 @@ func runBench(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *copies {
+		return runCopies(ctx, &cfg, os.Stdout, os.Stderr)
+	}
 	rep, err := runAll(ctx, &cfg, os.Stderr)
 	if rep != nil {
 		if werr := writeOutputs(rep, &cfg, os.Stdout); werr != nil && err == nil {
