@@ -377,7 +377,9 @@ func TestCopyPlanEnvironment(t *testing.T) {
 		{"enqueue: nonsense", "4096", autoIn, autoOut},
 	} {
 		cmd := childCommand(t, copyPlanEnvChild, c.size, c.in, c.out)
-		cmd.Env = append(cmd.Env, planEnv+"="+c.plan)
+		// An SHQUEUE_CPU the test run was started with would win over the
+		// plan: the child gets it empty.
+		cmd.Env = append(cmd.Env, planEnv+"="+c.plan, cpuEnv+"=")
 		if out, err := cmd.Output(); err != nil {
 			t.Errorf("%s=%q: child failed: %v %s", planEnv, c.plan, err, out)
 		}
