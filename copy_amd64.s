@@ -23,7 +23,7 @@
 //
 // Features and clobbered registers:
 //   memcpyRepMovsb                amd64 baseline (fast with ERMS/FSRM)
-//                                 CX SI DI, flags
+//                                 CX SI DI
 //   memcpyAVX2, memcpyAVX2NT      AVX2 (AVX suffices; callers check AVX2)
 //                                 AX CX DX SI DI R8, Y0-Y5, flags
 //   memcpyAVX512, memcpyAVX512NT  AVX-512F
@@ -68,13 +68,15 @@
 
 // func memcpyRepMovsb(dst, src *byte, n int)
 TEXT ·memcpyRepMovsb(SB), NOSPLIT|NOFRAME, $0-24
-	MOVQ	dst+0(FP), DI // REP MOVSB's operands are fixed: DI, SI, CX
-	MOVQ	src+8(FP), SI
-	MOVQ	n+16(FP), CX
-	// Ordinary stores, ordered like any others (fast-string stores are
-	// weakly ordered among themselves, but the string as a whole is not
-	// reordered with later stores), so the caller's release store of the
-	// slot's sequence word publishes the message without a fence.
+	// REP MOVSB takes its operands in DI, SI and CX: dstPtr, srcPtr, left.
+	MOVQ	dst+0(FP), dstPtr
+	MOVQ	src+8(FP), srcPtr
+	MOVQ	n+16(FP), left
+	// The stores of one string operation may complete out of order among
+	// themselves, but a string operation is not reordered with other
+	// stores (Intel SDM vol. 3, 8.2.4; AMD's fast-string stores alike), so
+	// the caller's release store of the slot's sequence word publishes the
+	// message without a fence.
 	REP; MOVSB
 	RET
 
