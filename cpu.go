@@ -197,9 +197,11 @@ func detectedHost() copyHost {
 //   - repMovsbUntil: glibc's rep_movsb_stop_threshold. On AMD the L2 size
 //     per core ("ERMS performs poorly for data above L2 cache size" on Zen 3
 //     and later); elsewhere the non-temporal threshold.
-//   - ntFrom: glibc's non_temporal_threshold, 3/4 of the L3 share of one core
-//     (glibc 2.36 here printed 0x7f00000 with --list-tunables). Unknown L3:
-//     ntFallback.
+//   - ntFrom: glibc's non_temporal_threshold, 3/4 of the L3 share of one
+//     core, but never below ntFallback. (glibc 2.36 on the Zen 5 guest
+//     printed 0x7f00000, 127 MiB, with --list-tunables, from a guest L3 it
+//     took for 508 MiB; the guest gives this package no L3 at all.) Unknown
+//     L3: ntFallback.
 //
 // On the CPUs measured, the tables below say where the queue's measurements
 // disagree with glibc's rules, and why.
@@ -230,9 +232,10 @@ func ntFrom(h copyHost) int {
 }
 
 // ntFallback: where non-temporal stores into the segment start when the L3
-// size is unknown, and the lowest start ever: below it they lost in every
-// cross-core measurement (Intel Emerald Rapids: 8 MiB 1.08-1.11x, 4 MiB a
-// coin toss, 1 MiB 0.67-0.74x the built-in copy; AMD Zen 5: see amdTable).
+// size is unknown, and the lowest start ntFrom gives: below it they lost in
+// the Intel cross-core measurements (Emerald Rapids: 8 MiB 1.08-1.11x, 4 MiB
+// a coin toss, 1 MiB 0.67-0.74x the built-in copy). The AMD table starts
+// them at repMovsbUntil instead, where they measured even with the best.
 const ntFallback = 8 << 20
 
 func roundDownPow2(n int) int {
