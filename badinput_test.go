@@ -81,14 +81,21 @@ func TestCreateExisting(t *testing.T) {
 		t.Fatalf("Create on an attached queue = %v, want ErrAlreadyExist", err)
 	}
 	q.EnqueueTry(make([]byte, 16))
-	// Detached but not deleted: a leftover. Create resets it, with a new shape.
+	// Detached but not deleted: a leftover holding a message. Create refuses
+	// it; with WithReplace it replaces it, with a new shape.
 	key := q.Key()
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
-	q2, err := Create(key, 5, 7)
+	if q2, err := Create(key, 5, 7); !errors.Is(err, ErrAlreadyExist) || !strings.Contains(err.Error(), "holds 1 unread message;") {
+		if q2 != nil {
+			q2.Close()
+		}
+		t.Fatalf("Create over a leftover holding a message = %v, want ErrAlreadyExist naming 1 unread message", err)
+	}
+	q2, err := Create(key, 5, 7, WithReplace())
 	if err != nil {
-		t.Fatalf("Create over a leftover = %v", err)
+		t.Fatalf("Create over a leftover with WithReplace = %v", err)
 	}
 	defer func() { q2.Delete(); q2.Close() }()
 	if q2.Len() != 0 || q2.MsgSize() != 40 || q2.Cap() != 7 || q2.Stats() != (Stats{}) {
@@ -231,20 +238,22 @@ func TestClosedHandle(t *testing.T) {
 	if err := q.DequeueBlock(context.Background(), msg); !errors.Is(err, ErrClosed) {
 		t.Fatalf("DequeueBlock = %v", err)
 	}
-	if err := q.Delete(); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Delete = %v", err)
-	}
 	if q.Len() != 0 || q.Stats() != (Stats{}) {
 		t.Fatal("Len/Stats on a closed handle")
 	}
 	expectPanic(t, "closed", func() { q.EnqueueShift(msg) })
-	// The queue itself is still there for others; clean it up.
-	if q2, err := Open(q.Key()); err == nil {
-		if q2.Len() != 1 {
-			t.Fatalf("queue lost its message: len %d", q2.Len())
-		}
-		q2.Delete()
-		q2.Close()
+	// The queue itself is still there for others.
+	q2, err := Open(q.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q2.Len() != 1 {
+		t.Fatalf("queue lost its message: len %d", q2.Len())
+	}
+	q2.Close()
+	// Delete works on a closed handle (lifecycle_test.go tests it further).
+	if err := q.Delete(); err != nil {
+		t.Fatalf("Delete after Close = %v", err)
 	}
 }
 

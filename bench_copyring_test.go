@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/shqueue/shqueue/internal/bench"
 )
 
 // BenchmarkCopyRing measures the slot copy where it matters: a producer
@@ -32,9 +34,6 @@ func BenchmarkCopyRing(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	if err := pinThread(cpus[1]); err != nil {
-		b.Skipf("pinning: %v", err)
-	}
 	b.Logf("%s; producer process on CPU %d, consumer on CPU %d", cpuSummary(), cpus[0], cpus[1])
 	impls := []string{"auto"}
 	for _, k := range supportedKinds() {
@@ -46,7 +45,7 @@ func BenchmarkCopyRing(b *testing.B) {
 	for _, size := range copyRingSizes {
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("impl=%s/size=%s", impl, byteSize(size)), func(b *testing.B) {
-				benchCopyRing(b, impl, size, cpus[0])
+				benchCopyRing(b, impl, size, cpus)
 			})
 		}
 	}
@@ -61,9 +60,14 @@ const copyRingProducerRole = "bench-copyring-producer"
 
 func init() { registerChild(copyRingProducerRole, copyRingProducer) }
 
-// benchCopyRing runs one measurement. The benchmark goroutine, pinned by the
-// caller, consumes.
-func benchCopyRing(b *testing.B, impl string, size, producerCPU int) {
+// benchCopyRing runs one measurement: the child produces on cpus[0], the
+// benchmark goroutine consumes on cpus[1] (each sub-benchmark runs in a
+// goroutine of its own, so it pins itself; the pinned thread ends with it).
+func benchCopyRing(b *testing.B, impl string, size int, cpus [2]int) {
+	if err := bench.PinThread(cpus[1]); err != nil {
+		b.Skipf("pinning: %v", err)
+	}
+	producerCPU := cpus[0]
 	if impl != "auto" {
 		defer forceCPU(impl)() // this handle's choice; the child gets SHQUEUE_CPU
 	}
@@ -138,7 +142,7 @@ func kindOrBuiltin(name string) copyKind {
 // the CPU to pin to; message i carries i in its first word. SHQUEUE_CPU in
 // its environment chose its copy.
 func copyRingProducer(args []string) int {
-	ipcWatchParent()
+	bench.WatchParent()
 	qs, err := ipcOpen(args[:1])
 	var n uint64
 	var cpu int
@@ -149,7 +153,7 @@ func copyRingProducer(args []string) int {
 		cpu, err = strconv.Atoi(args[2])
 	}
 	if err == nil {
-		err = pinThread(cpu)
+		err = bench.PinThread(cpu)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "producer:", err)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"os"
 	"strconv"
 	"testing"
-	"time"
+
+	"github.com/shqueue/shqueue/internal/bench"
 )
 
 // Benchmarks of the queue between two processes, as users run it:
@@ -104,22 +104,9 @@ func ipcEcho(in, out *Queue) error {
 	}
 }
 
-// ipcWatchParent exits a child whose parent (the benchmark) is gone, so an
-// interrupted or killed benchmark leaves no process waiting on a queue.
-func ipcWatchParent() {
-	parent := os.Getppid()
-	go func() {
-		for range time.Tick(200 * time.Millisecond) {
-			if os.Getppid() != parent {
-				os.Exit(3)
-			}
-		}
-	}()
-}
-
 // ipcEchoChild: args are the keys of the request and the reply queue.
 func ipcEchoChild(args []string) int {
-	ipcWatchParent()
+	bench.WatchParent()
 	qs, err := ipcOpen(args)
 	if err == nil && len(qs) != 2 {
 		err = fmt.Errorf("want 2 queue keys, got %q", args)
@@ -137,7 +124,7 @@ func ipcEchoChild(args []string) int {
 // ipcProducerChild: args are the queue key and how many messages to send;
 // message i carries i in its first word.
 func ipcProducerChild(args []string) int {
-	ipcWatchParent()
+	bench.WatchParent()
 	qs, err := ipcOpen(args[:1])
 	var n uint64
 	if err == nil {
@@ -185,7 +172,7 @@ func benchPingPong(b *testing.B, ipc string, size int) {
 	ctx := context.Background()
 	msg := make([]byte, size)
 	buf := make([]byte, size)
-	hist := newIPCHist()
+	hist := bench.NewHistogram()
 	roundTrip := func(i uint64) error {
 		binary.LittleEndian.PutUint64(msg, i)
 		if err := req.EnqueueBlock(ctx, msg); err != nil {
@@ -211,13 +198,12 @@ func benchPingPong(b *testing.B, ipc string, size int) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	base := time.Now()
 	for i := range uint64(b.N) {
-		t0 := time.Since(base)
+		t0 := bench.Now()
 		if err := roundTrip(ipcWarmup + i); err != nil {
 			fail(err)
 		}
-		hist.record(int64(time.Since(base)-t0) / 2)
+		hist.Record((bench.Now() - t0) / 2)
 	}
 	b.StopTimer()
 	binary.LittleEndian.PutUint64(msg, ipcStop)
@@ -227,9 +213,9 @@ func benchPingPong(b *testing.B, ipc string, size int) {
 	if err := <-done; err != nil {
 		b.Fatalf("echo side: %v", err)
 	}
-	b.ReportMetric(float64(hist.quantile(0.50)), "p50-ns")
-	b.ReportMetric(float64(hist.quantile(0.99)), "p99-ns")
-	b.ReportMetric(float64(hist.quantile(0.999)), "p999-ns")
+	b.ReportMetric(float64(hist.Percentile(50)), "p50-ns")
+	b.ReportMetric(float64(hist.Percentile(99)), "p99-ns")
+	b.ReportMetric(float64(hist.Percentile(99.9)), "p999-ns")
 }
 
 func BenchmarkThroughput(b *testing.B) {
@@ -273,92 +259,5 @@ func BenchmarkThroughput(b *testing.B) {
 			b.StopTimer()
 			<-done
 		})
-	}
-}
-
-// ipcHist is a fixed-bucket latency histogram that records without
-// allocating: values below 1024 ns exactly, larger ones in 512 linear
-// sub-buckets per power of two (0.2% resolution). It keeps the library's
-// test graph free of a histogram dependency.
-type ipcHist struct {
-	counts []uint64
-	total  uint64
-}
-
-const (
-	ipcHistSub     = 512 // sub-buckets per power of two
-	ipcHistExact   = 2 * ipcHistSub
-	ipcHistBuckets = ipcHistExact + 54*ipcHistSub
-)
-
-func newIPCHist() *ipcHist {
-	h := &ipcHist{counts: make([]uint64, ipcHistBuckets)}
-	for i := range h.counts { // fault the pages in before the timed loop
-		h.counts[i] = 0
-	}
-	return h
-}
-
-func ipcHistIndex(v int64) int {
-	if v < ipcHistExact {
-		return int(max(v, 0))
-	}
-	shift := bits.Len64(uint64(v)) - 10 // top 10 bits select the sub-bucket
-	return ipcHistExact + (shift-1)*ipcHistSub + int(uint64(v)>>shift) - ipcHistSub
-}
-
-// ipcHistValue is the lowest value of bucket i.
-func ipcHistValue(i int) int64 {
-	if i < ipcHistExact {
-		return int64(i)
-	}
-	i -= ipcHistExact
-	shift := i/ipcHistSub + 1
-	return int64(i%ipcHistSub+ipcHistSub) << shift
-}
-
-func (h *ipcHist) record(v int64) {
-	h.counts[min(ipcHistIndex(v), len(h.counts)-1)]++
-	h.total++
-}
-
-// quantile returns the smallest recorded bucket value with at least q of the
-// values at or below it.
-func (h *ipcHist) quantile(q float64) int64 {
-	if h.total == 0 {
-		return 0
-	}
-	rank := uint64(q*float64(h.total) + 0.5)
-	rank = max(rank, 1)
-	var seen uint64
-	for i, c := range h.counts {
-		seen += c
-		if seen >= rank {
-			return ipcHistValue(i)
-		}
-	}
-	return ipcHistValue(len(h.counts) - 1)
-}
-
-func TestIPCHist(t *testing.T) {
-	for _, v := range []int64{0, 1, 1023, 1024, 1025, 4095, 4096, 123456, 1 << 40} {
-		i := ipcHistIndex(v)
-		lo, next := ipcHistValue(i), ipcHistValue(i+1)
-		if v < lo || v >= next {
-			t.Errorf("value %d in bucket %d = [%d, %d)", v, i, lo, next)
-		}
-		if v >= ipcHistExact && float64(next-lo)/float64(lo) > 0.002 {
-			t.Errorf("bucket %d = [%d, %d) wider than 0.2%%", i, lo, next)
-		}
-	}
-	h := newIPCHist()
-	for v := int64(1); v <= 10000; v++ {
-		h.record(v * 100)
-	}
-	for q, want := range map[float64]int64{0.5: 500000, 0.99: 990000, 0.999: 999000} {
-		got := h.quantile(q)
-		if d := float64(got-want) / float64(want); d < -0.003 || d > 0.003 {
-			t.Errorf("quantile(%v) = %d, want about %d", q, got, want)
-		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/shqueue/shqueue/internal/bench"
 )
 
 // Benchmark names are stable so benchstat can compare runs and builds:
@@ -151,7 +153,7 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 	done.Add(2)
 	go func() { // producer
 		defer done.Done()
-		err := pinThread(cpus[0])
+		err := bench.PinThread(cpus[0])
 		ready.Done()
 		if err != nil {
 			errs <- err
@@ -172,7 +174,7 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 	}()
 	go func() { // consumer
 		defer done.Done()
-		err := pinThread(cpus[1])
+		err := bench.PinThread(cpus[1])
 		ready.Done()
 		if err != nil {
 			errs <- err
@@ -395,7 +397,7 @@ func ringTrial(cpus [2]int, size, slots, msgs int, copyIn, copyOut func(dst, src
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_ = pinThread(cpus[0])
+		_ = bench.PinThread(cpus[0])
 		<-start
 		for pos := uint64(0); pos < uint64(msgs); pos++ {
 			seq := &seqs[pos%uint64(slots)].seq
@@ -408,7 +410,7 @@ func ringTrial(cpus [2]int, size, slots, msgs int, copyIn, copyOut func(dst, src
 	}()
 	go func() {
 		defer wg.Done()
-		_ = pinThread(cpus[1])
+		_ = bench.PinThread(cpus[1])
 		<-start
 		began := time.Now()
 		for pos := uint64(0); pos < uint64(msgs); pos++ {

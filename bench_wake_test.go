@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/shqueue/shqueue/internal/bench"
 )
 
 // Benchmarks of what waiting costs, per wait strategy:
@@ -56,17 +56,6 @@ func init() {
 	registerChild(idleWaiterRole, idleWaiterChild)
 }
 
-// monoNow reads CLOCK_MONOTONIC, which all processes on the host share.
-// time.Now's monotonic reading is relative to the process's start, so it
-// cannot time a message from one process to another. ClockGettime is a
-// system call here, not the vDSO: it adds a few hundred nanoseconds to every
-// figure, small against a futex wake-up, not against a spinning hand-off.
-func monoNow() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
-
 // openWaiting opens the queue whose key a child got as an argument, waiting
 // with the strategy given (as a number) in another.
 func openWaiting(key, strategy string) (*Queue, error) {
@@ -82,11 +71,11 @@ func openWaiting(key, strategy string) (*Queue, error) {
 }
 
 // wakeConsumerChild: args are the request key, the reply key and the wait
-// strategy. Request i carries i in word 0 and its send time (monoNow) in
+// strategy. Request i carries i in word 0 and its send time (bench.Now) in
 // word 1; the reply carries i and the time from send to DequeueBlock's
 // return, so the parent keeps the histogram and knows when to pause again.
 func wakeConsumerChild(args []string) int {
-	ipcWatchParent()
+	bench.WatchParent()
 	req, err := openWaiting(args[0], args[2])
 	var rep []*Queue
 	if err == nil {
@@ -104,7 +93,7 @@ func wakeConsumerChild(args []string) int {
 			fmt.Fprintln(os.Stderr, "wake consumer:", err)
 			return 1
 		}
-		now := monoNow()
+		now := bench.Now()
 		seq := binary.LittleEndian.Uint64(in)
 		if seq == ipcStop {
 			return 0
@@ -145,7 +134,7 @@ func benchWakeup(b *testing.B, w WaitStrategy, size int) {
 		req.EnqueueTry(msg)
 		b.Fatal(err)
 	}
-	hist := newIPCHist()
+	hist := bench.NewHistogram()
 	asleep := 0
 	wake := func(i uint64, timed bool) {
 		time.Sleep(wakePause)
@@ -153,7 +142,7 @@ func benchWakeup(b *testing.B, w WaitStrategy, size int) {
 		// registered and about to wait on the futex word or waiting.
 		slept := atomic.LoadUint32(req.emptySleepers) != 0
 		binary.LittleEndian.PutUint64(msg, i)
-		binary.LittleEndian.PutUint64(msg[8:], uint64(monoNow()))
+		binary.LittleEndian.PutUint64(msg[8:], uint64(bench.Now()))
 		if err := req.EnqueueBlock(ctx, msg); err != nil {
 			fail(err)
 		}
@@ -171,7 +160,7 @@ func benchWakeup(b *testing.B, w WaitStrategy, size int) {
 			fail(fmt.Errorf("reply %d to message %d", got, i))
 		}
 		if timed {
-			hist.record(int64(binary.LittleEndian.Uint64(buf[8:])))
+			hist.Record(int64(binary.LittleEndian.Uint64(buf[8:])))
 			if slept {
 				asleep++
 			}
@@ -193,10 +182,10 @@ func benchWakeup(b *testing.B, w WaitStrategy, size int) {
 	if err := <-done; err != nil {
 		b.Fatalf("wake consumer: %v", err)
 	}
-	b.ReportMetric(float64(hist.quantile(0.50)), "p50-ns")
-	b.ReportMetric(float64(hist.quantile(0.99)), "p99-ns")
+	b.ReportMetric(float64(hist.Percentile(50)), "p50-ns")
+	b.ReportMetric(float64(hist.Percentile(99)), "p99-ns")
 	if b.N >= 1000 {
-		b.ReportMetric(float64(hist.quantile(0.999)), "p999-ns")
+		b.ReportMetric(float64(hist.Percentile(99.9)), "p999-ns")
 	}
 	b.ReportMetric(100*float64(asleep)/float64(b.N), "asleep-%")
 }
@@ -205,7 +194,7 @@ func benchWakeup(b *testing.B, w WaitStrategy, size int) {
 // block (ns). It blocks in DequeueBlock with a deadline and prints the CPU
 // time (all threads) and the wall time the call took, in ns.
 func idleWaiterChild(args []string) int {
-	ipcWatchParent()
+	bench.WatchParent()
 	idle, err := strconv.ParseInt(args[2], 10, 64)
 	var q *Queue
 	if err == nil {
@@ -219,9 +208,9 @@ func idleWaiterChild(args []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(idle))
 	defer cancel()
 	buf := make([]byte, q.MsgSize())
-	cpu0, wall0 := cpuTime(), monoNow()
+	cpu0, wall0 := bench.ProcessCPU(), bench.Now()
 	err = q.DequeueBlock(ctx, buf)
-	cpu, wall := cpuTime()-cpu0, monoNow()-wall0
+	cpu, wall := bench.ProcessCPU()-cpu0, bench.Now()-wall0
 	if err != context.DeadlineExceeded {
 		fmt.Fprintln(os.Stderr, "idle waiter: DequeueBlock:", err)
 		return 1

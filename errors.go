@@ -12,9 +12,9 @@ import (
 // errors.Is.
 var (
 	ErrNotExist      = errors.New("queue does not exist")
-	ErrAlreadyExist  = errors.New("queue already exists and is attached")
+	ErrAlreadyExist  = errors.New("queue already exists")
 	ErrNoAccess      = errors.New("no permission to access the segment")
-	ErrInvalidSize   = errors.New("size does not fit the system's shared memory limits")
+	ErrInvalidSize   = errors.New("queue size out of range")
 	ErrInvalidArg    = errors.New("invalid argument")
 	ErrInvalidKey    = errors.New("invalid SysV key")
 	ErrInvalidMagic  = errors.New("segment is not a shqueue (bad magic)")
@@ -29,6 +29,18 @@ var (
 	ErrRemoved       = errors.New("segment was removed")
 	ErrNotAttached   = errors.New("segment is not attached")
 	ErrSystemFailure = errors.New("system call failed")
+
+	// ErrShape: OpenOrCreate found a queue with another message size or
+	// capacity; the error names both shapes.
+	ErrShape = errors.New("queue has another shape")
+	// ErrNameMismatch: the queue at the key carries another name than the
+	// one given with WithName (two names share the key; see KeyFromName),
+	// or none.
+	ErrNameMismatch = errors.New("queue has another name")
+	// ErrHalfCreated: the segment is a queue whose creator has not finished
+	// its header: still writing it, or killed before it finished (then
+	// Create, OpenOrCreate and Remove clear it).
+	ErrHalfCreated = errors.New("queue is half-created")
 )
 
 // mapErrno turns a System V shared-memory errno into a sentinel error wrapped
@@ -42,8 +54,12 @@ func mapErrno(op string, key int, err error) error {
 		sentinel = ErrAlreadyExist
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		sentinel = ErrNoAccess
+	case errors.Is(err, unix.EINVAL) && op == "create":
+		// shmget with IPC_CREAT: the size is out of the system's range.
+		sentinel, err = ErrInvalidSize, fmt.Errorf("the system's shared-memory limits (kernel.shmmax, kernel.shmall, kernel.shmmni) refuse the size: %w", err)
 	case errors.Is(err, unix.EINVAL):
-		sentinel = ErrInvalidSize
+		// shmat or shmctl: the segment id no longer exists.
+		sentinel = ErrRemoved
 	case errors.Is(err, unix.ENOMEM):
 		sentinel = ErrNoMem
 	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.ENFILE):
@@ -53,12 +69,27 @@ func mapErrno(op string, key int, err error) error {
 	default:
 		sentinel = ErrSystemFailure
 	}
-	return fmt.Errorf("%s queue %#x: %w (%v)", op, key, sentinel, err)
+	return fmt.Errorf("%s queue %s: %w (%v)", op, keyHex(key), sentinel, err)
 }
 
+// keyErr wraps sentinel with the operation, the key and, if format is not
+// empty, the cause.
 func keyErr(op string, key int, sentinel error, format string, args ...any) error {
 	if format == "" {
-		return fmt.Errorf("%s queue %#x: %w", op, key, sentinel)
+		return fmt.Errorf("%s queue %s: %w", op, keyHex(key), sentinel)
 	}
-	return fmt.Errorf("%s queue %#x: %w: %s", op, key, sentinel, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%s queue %s: %w: %s", op, keyHex(key), sentinel, fmt.Sprintf(format, args...))
+}
+
+// keyHex formats a key the one way every message prints it: eight hex
+// digits, a negative key in two's complement, as ipcs(1) and shqueue ls show
+// it (-5 is 0xfffffffb).
+func keyHex(key int) string { return fmt.Sprintf("0x%08x", uint32(key)) }
+
+// plural counts n things: "1 attachment", "2 attachments".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -3,6 +3,7 @@ package shqueue_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/shqueue/shqueue"
@@ -133,5 +134,35 @@ func ExampleWithWait() {
 	defer queue.Close()
 	defer queue.Delete()
 	fmt.Println(queue.MsgSize(), queue.Cap(), queue.Stats())
-	// Output: 64 1024 {0 0 0 0}
+	// Output: 64 1024 {0 0 0 0 0}
+}
+
+// A conflating market-data reader: the feed handler publishes every tick with
+// EnqueueShift (a slow reader never holds it up; the oldest tick makes room),
+// and the strategy wants only the newest price each time it looks.
+func ExampleQueue_DequeueLatest() {
+	key, _ := shqueue.FindFreeKey()
+	ticks, err := shqueue.Create(key, 2, 64) // 16-byte ticks: instrument, price
+	if err != nil {
+		panic(err)
+	}
+	defer ticks.Close()
+	defer ticks.Delete()
+
+	tick := make([]byte, ticks.MsgSize())
+	for _, price := range []uint64{10010, 10012, 10011, 10015} {
+		binary.LittleEndian.PutUint64(tick[0:], 42) // instrument id
+		binary.LittleEndian.PutUint64(tick[8:], price)
+		ticks.EnqueueShift(tick)
+	}
+
+	latest := make([]byte, ticks.MsgSize())
+	if ok, skipped := ticks.DequeueLatest(latest); ok {
+		fmt.Println("price", binary.LittleEndian.Uint64(latest[8:]), "skipped", skipped)
+	}
+	ok, _ := ticks.DequeueLatest(latest)
+	fmt.Println("more:", ok)
+	// Output:
+	// price 10015 skipped 3
+	// more: false
 }

@@ -27,7 +27,10 @@ func futexWait(addr *uint32, val uint32, timeout time.Duration) {
 }
 
 // wakeAll changes the word (so a waiter that has not slept yet will not) and
-// wakes every process sleeping on it.
+// wakes every process sleeping on it. Kept out of line: it is the cold half of
+// the wakers in protocol.go, which must inline.
+//
+//go:noinline
 func wakeAll(addr *uint32) {
 	atomic.AddUint32(addr, 1)
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakeOp, math.MaxInt32, 0, 0, 0)

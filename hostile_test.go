@@ -81,7 +81,7 @@ func FuzzHostileSegment(f *testing.F) {
 	f.Add([]byte{}, uint8(0))
 	f.Add(make([]byte, 120), uint8(3))
 	seed := make([]byte, 0, 12*16)
-	for _, off := range []uint32{offMagic, offVersion, offMsgSize, offCapacity, offTail, offHead, offEmptySleepers, offProcTable, offProcTable + offProcEnqIntent, headerSize, headerSize + offSlotOwner, headerSize + 128} {
+	for _, off := range []uint32{offMagic, offVersion, offMsgSize, offCapacity, offTail, offHead, offEmptySleepers, offProcTable, offProcTable + offProcLanes, headerSize, headerSize + slotHeader, headerSize + 128} {
 		seed = binary.LittleEndian.AppendUint32(seed, off)
 		seed = binary.LittleEndian.AppendUint64(seed, 0xFFFF_FFFF_FFFF_FFF0)
 	}

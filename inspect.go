@@ -37,6 +37,7 @@ type Info struct {
 
 	LayoutVersion uint32    // the segment's layout version
 	Created       time.Time // when Create initialised the segment
+	Name          string    // the name Create recorded (WithName), "" if none; a name longer than 40 bytes is cut there and ends in "…"
 
 	SegmentSize int         // the segment's size in bytes, as the kernel reports it
 	Mode        os.FileMode // permission bits
@@ -49,6 +50,59 @@ type Info struct {
 	Processes         []Process // handles in the attached-process table
 	SleepingConsumers int       // consumers asleep on the futex word now (all handles)
 	SleepingProducers int       // producers asleep on the futex word now (all handles)
+
+	name nameRecord
+}
+
+// NameIs reports whether the queue carries name (recorded with WithName):
+// the test Open makes with WithName, by the name's full hash and length.
+func (i *Info) NameIs(name string) bool { return i.name.isSet() && i.name.matches(recordOf(name)) }
+
+// QueueState says who uses a queue (Info.State).
+type QueueState int
+
+const (
+	// QueueInUse: some process has the segment attached (an inspection
+	// like Inspect itself is not counted), or a live process is in its
+	// table.
+	QueueInUse QueueState = iota
+	// QueueIdle: nobody has it attached and its process table is empty:
+	// every handle was closed. A queue provisioned with `shqueue create`
+	// and not yet opened is idle, and so is one whose users all closed it,
+	// whether or not it still holds messages.
+	QueueIdle
+	// QueueOrphaned: nobody has it attached and its table shows only dead
+	// processes: users that exited or were killed without closing.
+	QueueOrphaned
+)
+
+func (s QueueState) String() string {
+	switch s {
+	case QueueInUse:
+		return "in use"
+	case QueueIdle:
+		return "idle"
+	case QueueOrphaned:
+		return "orphaned"
+	}
+	return fmt.Sprintf("QueueState(%d)", int(s))
+}
+
+// State says whether the queue is in use, idle or orphaned. Whether it holds
+// messages is Len.
+func (i *Info) State() QueueState {
+	if i.Attachments > 0 {
+		return QueueInUse
+	}
+	for _, p := range i.Processes {
+		if p.Alive {
+			return QueueInUse
+		}
+	}
+	if len(i.Processes) == 0 {
+		return QueueIdle
+	}
+	return QueueOrphaned
 }
 
 // Process is one handle in a queue's attached-process table.
@@ -75,6 +129,11 @@ const (
 	// KindUnreadable is a segment this user may not read (ListEntry.Err
 	// wraps ErrNoAccess), so whether it is a queue is unknown.
 	KindUnreadable
+	// KindHalfCreated is a queue whose creator has not finished its
+	// header: still writing it, or killed before it finished (ListEntry.Err
+	// wraps ErrHalfCreated and says which). Remove removes it, and Create
+	// and OpenOrCreate replace one whose creator died.
+	KindHalfCreated
 )
 
 func (k SegmentKind) String() string {
@@ -87,6 +146,8 @@ func (k SegmentKind) String() string {
 		return "foreign"
 	case KindUnreadable:
 		return "unreadable"
+	case KindHalfCreated:
+		return "half-created"
 	}
 	return fmt.Sprintf("SegmentKind(%d)", int(k))
 }
@@ -124,7 +185,7 @@ func Inspect(key int) (*Info, error) {
 		return nil, err
 	}
 	var info *Info
-	err = withReadOnly(key, id, true, func(v *queueView) error {
+	err = withReadOnly("inspect", key, id, true, func(v *queueView) error {
 		info = v.info()
 		return nil
 	})
@@ -163,7 +224,7 @@ func Peek(key, n int) ([]PeekedMessage, error) {
 		return nil, err
 	}
 	var msgs []PeekedMessage
-	err = withReadOnly(key, id, true, func(v *queueView) error {
+	err = withReadOnly("peek", key, id, true, func(v *queueView) error {
 		msgs = v.peek(n)
 		return nil
 	})
@@ -172,10 +233,12 @@ func Peek(key, n int) ([]PeekedMessage, error) {
 
 // Remove marks the queue for key for removal (IPC_RMID): the key is free at
 // once and the segment goes when the last process detaches, so open handles
-// keep working. Only a segment that is a shqueue is removed: for any other,
-// Remove returns ErrInvalidMagic and changes nothing. Removing needs read
-// access (to check the segment) and ownership (or privilege); otherwise the
-// error wraps ErrNoAccess.
+// keep working. Only a segment that is a shqueue (or a half-created one,
+// KindHalfCreated) is removed: for any other, Remove returns ErrInvalidMagic
+// and changes nothing. Removing needs read access (to check the segment) and
+// ownership (or privilege); otherwise the error wraps ErrNoAccess. Remove
+// removes whatever the queue holds: it is the explicit way to discard
+// messages.
 func Remove(key int) error {
 	if err := checkKey("remove", key); err != nil {
 		return err
@@ -184,27 +247,46 @@ func Remove(key int) error {
 	if err != nil {
 		return err
 	}
-	if err := withReadOnly(key, id, true, func(*queueView) error { return nil }); err != nil {
+	err = withReadOnly("remove", key, id, true, func(*queueView) error { return nil })
+	if err != nil && !errors.Is(err, ErrHalfCreated) {
 		return err
 	}
 	return shmRemove(key, id)
 }
 
-// RemoveStale removes the shqueue segments that no live process has
-// attached and returns their keys. With no keys it considers every segment
-// on the host (which needs Linux: see List); with keys, only those.
+// RemoveStale removes the queues that are orphaned and empty, and the
+// half-created segments whose creator died, and returns their keys: it is
+// RemoveStaleWith(StaleOptions{}, keys...). It never removes a queue that
+// holds messages, or an idle one.
+func RemoveStale(keys ...int) ([]int, error) {
+	return RemoveStaleWith(StaleOptions{}, keys...)
+}
+
+// StaleOptions say what RemoveStaleWith removes.
+type StaleOptions struct {
+	// Force removes every queue that nobody has attached, idle or
+	// orphaned, with the messages it holds.
+	Force bool
+	// DryRun removes nothing: the keys returned are those that would
+	// have been removed.
+	DryRun bool
+}
+
+// RemoveStaleWith removes stale queues and returns their keys. With no keys
+// it considers every segment on the host (which needs Linux: see List); with
+// keys, only those. Stale means nobody has the segment attached and:
+//   - without Force: the queue is orphaned (QueueOrphaned: every process in
+//     its table died or exited without closing) and holds no message, or it
+//     is half-created and its creator died;
+//   - with Force: any queue nobody has attached, idle or orphaned, whatever
+//     it holds.
+//
 // Segments that are not shqueues, and keys that have no segment, are never
 // touched; a segment this user may not remove is reported in the error
-// (wrapping ErrNoAccess) after the others are done.
-//
-// A queue is stale when the kernel counts no attachment and no entry in its
-// process table belongs to a live process. The kernel detaches a process
-// that dies, however it dies, so a queue whose last user was killed is stale;
-// so is one that `shqueue create` made and nobody has opened yet. A segment
-// with any attachment is left alone even if every table entry is dead: the
-// attachment may be a process between shmat and taking its entry, or another
-// inspector.
-func RemoveStale(keys ...int) ([]int, error) {
+// (wrapping ErrNoAccess) after the others are done. A segment with any
+// attachment is left alone even if every table entry is dead: the attachment
+// may be a process between shmat and taking its entry, or another inspector.
+func RemoveStaleWith(opts StaleOptions, keys ...int) ([]int, error) {
 	type candidate struct{ key, id int }
 	var candidates []candidate
 	if len(keys) == 0 {
@@ -213,7 +295,7 @@ func RemoveStale(keys ...int) ([]int, error) {
 			return nil, err
 		}
 		for _, e := range entries {
-			if e.Kind == KindQueue && e.Key != 0 && e.Info.Attachments == 0 {
+			if (e.Kind == KindQueue || e.Kind == KindHalfCreated) && e.Key != 0 && e.Attachments == 0 {
 				candidates = append(candidates, candidate{e.Key, e.ID})
 			}
 		}
@@ -222,7 +304,7 @@ func RemoveStale(keys ...int) ([]int, error) {
 			if checkKey("remove", key) != nil {
 				continue
 			}
-			if id, err := shmLookup("list", key); err == nil {
+			if id, err := shmLookup("remove", key); err == nil {
 				candidates = append(candidates, candidate{key, id})
 			}
 		}
@@ -230,17 +312,19 @@ func RemoveStale(keys ...int) ([]int, error) {
 	var removed []int
 	var errs []error
 	for _, c := range candidates {
-		err := withReadOnly(c.key, c.id, false, func(v *queueView) error {
+		err := withReadOnly("remove", c.key, c.id, false, func(v *queueView) error {
 			if v.stat.nattach > 0 {
 				return errNotStale
 			}
-			for _, p := range v.q.attached() {
-				if p.Alive {
-					return errNotStale
-				}
+			info := v.info()
+			if opts.Force || (info.State() == QueueOrphaned && info.Len == 0) {
+				return nil
 			}
-			return nil
+			return errNotStale
 		})
+		if errors.Is(err, ErrHalfCreated) && !creatorAliveAt(c.key, c.id) {
+			err = nil
+		}
 		if err != nil {
 			if errors.Is(err, ErrNoAccess) {
 				errs = append(errs, err)
@@ -252,15 +336,32 @@ func RemoveStale(keys ...int) ([]int, error) {
 		if info, err := shmStat(c.key, c.id); err != nil || info.nattach > 0 {
 			continue
 		}
-		if err := shmRemove(c.key, c.id); err != nil {
-			if errors.Is(err, ErrNoAccess) {
-				errs = append(errs, err)
+		if !opts.DryRun {
+			if err := shmRemove(c.key, c.id); err != nil {
+				if errors.Is(err, ErrNoAccess) {
+					errs = append(errs, err)
+				}
+				continue
 			}
-			continue
 		}
 		removed = append(removed, c.key)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// creatorAliveAt reports whether a half-created segment's creator still
+// works on it (true also when it cannot tell).
+func creatorAliveAt(key, id int) bool {
+	stat, err := shmStat(key, id)
+	if err != nil {
+		return true
+	}
+	seg, err := shmAttachReadOnly(key, id)
+	if err != nil {
+		return true
+	}
+	defer seg.detach()
+	return headerOf(unsafe.Pointer(&seg.mem[0]), stat) != headerAbandoned
 }
 
 var errNotStale = errors.New("queue in use")
@@ -279,13 +380,13 @@ type queueView struct {
 // the view and detaches. waitForCreator lets a header that a live creator is
 // still writing settle (as Open does); List does not wait, so one segment
 // being created cannot slow a listing of the whole host.
-func withReadOnly(key, id int, waitForCreator bool, f func(*queueView) error) error {
+func withReadOnly(op string, key, id int, waitForCreator bool, f func(*queueView) error) error {
 	stat, err := shmStat(key, id)
 	if err != nil {
 		return err
 	}
 	if stat.size < headerSize {
-		return keyErr("inspect", key, ErrInvalidMagic, "segment of %d bytes is too small for a shqueue header", stat.size)
+		return keyErr(op, key, ErrInvalidMagic, "a segment of %d bytes is too small for a shqueue header", stat.size)
 	}
 	seg, err := shmAttachReadOnly(key, id)
 	if err != nil {
@@ -293,15 +394,15 @@ func withReadOnly(key, id int, waitForCreator bool, f func(*queueView) error) er
 	}
 	defer seg.detach()
 	if !waitForCreator {
-		if magic := atomic.LoadUint64(u64At(unsafe.Pointer(&seg.mem[0]), offMagic)); magic != layoutMagic {
-			return keyErr("inspect", key, ErrInvalidMagic, "magic %#x", magic)
+		if err := notReadyErr(op, key, unsafe.Pointer(&seg.mem[0]), stat); err != nil {
+			return err
 		}
 	}
-	g, err := readGeometry("inspect", seg, stat)
+	g, err := readGeometry(op, seg, stat)
 	if err != nil {
 		return err
 	}
-	return f(&queueView{q: viewQueue(seg, g), stat: stat})
+	return f(&queueView{q: mapQueue(seg, g), stat: stat})
 }
 
 // shmAttachReadOnly maps the segment read-only into this process.
@@ -313,40 +414,6 @@ func shmAttachReadOnly(key, id int) (*segment, error) {
 	return &segment{key: key, id: id, mem: mem}, nil
 }
 
-// viewQueue builds the fields of a Queue that every path uses (positions,
-// counters, sleeper counts, slot addressing) from a validated geometry. It
-// takes no table entry: self stays -1. newQueue adds the rest for a handle;
-// Close must never be called on a bare view.
-func viewQueue(seg *segment, g geometry) *Queue {
-	base := unsafe.Pointer(&seg.mem[0])
-	q := &Queue{
-		base:          base,
-		slots:         unsafe.Add(base, g.slotsStart),
-		capacity:      g.capacity,
-		stride:        uintptr(g.slotStride),
-		dataOff:       uintptr(g.dataOffset),
-		msgSize:       int(g.msgSize),
-		tail:          u64At(base, offTail),
-		head:          u64At(base, offHead),
-		notEmpty:      u32At(base, offNotEmptyWord),
-		emptySleepers: u32At(base, offEmptySleepers),
-		notFull:       u32At(base, offNotFullWord),
-		fullSleepers:  u32At(base, offFullSleepers),
-		overwritten:   u64At(base, offOverwritten),
-		lostEnq:       u64At(base, offLostEnq),
-		skipped:       u64At(base, offSkipped),
-		lostDeq:       u64At(base, offLostDeq),
-		key:           seg.key,
-		self:          -1,
-		seg:           seg,
-		geo:           g,
-	}
-	if g.capacity&(g.capacity-1) == 0 {
-		q.pow2, q.mask = true, g.capacity-1
-	}
-	return q
-}
-
 func (v *queueView) info() *Info {
 	q := v.q
 	info := &Info{
@@ -354,12 +421,14 @@ func (v *queueView) info() *Info {
 		ID:                q.seg.id,
 		MsgSize:           q.msgSize,
 		Cap:               int(q.capacity),
-		Len:               q.Len(),
-		Stats:             q.Stats(),
+		Len:               q.length(),
+		Stats:             q.stats(),
 		Head:              atomic.LoadUint64(q.head),
 		Tail:              atomic.LoadUint64(q.tail),
 		LayoutVersion:     atomic.LoadUint32(u32At(q.base, offVersion)),
 		Created:           time.Unix(0, int64(atomic.LoadUint64(u64At(q.base, offCreatedNs)))),
+		Name:              readName(q.base).display(),
+		name:              readName(q.base),
 		SegmentSize:       v.stat.size,
 		Mode:              os.FileMode(v.stat.mode).Perm(),
 		UID:               int(v.stat.uid),
@@ -397,7 +466,7 @@ func (v *queueView) peek(n int) []PeekedMessage {
 		torn := false
 		for len(msgs) < n && pos < tail {
 			slot := q.slot(pos)
-			seq := atomic.LoadUint64((*uint64)(slot))
+			seq := atomic.LoadUint64(seqWord(slot))
 			if seq == fullSeq(pos)|seqAbandoned {
 				pos++ // a dead producer's slot: no message here
 				continue
@@ -411,8 +480,11 @@ func (v *queueView) peek(n int) []PeekedMessage {
 			data := loadMessage(q, slot)
 			// The copy is the message only if the slot still holds it: a
 			// consumer that took it releases the slot, and a producer may
-			// then be writing the next lap's message over the copy.
-			if atomic.LoadUint64((*uint64)(slot)) != seq {
+			// then be writing the next lap's message over the copy; and an
+			// EnqueueShift that dropped it writes over it before the
+			// sequence word changes, but only after it has moved head past
+			// pos (protocol.go), which the load of head after the copy sees.
+			if atomic.LoadUint64(seqWord(slot)) != seq || atomic.LoadUint64(q.head) > pos {
 				torn = true
 				break
 			}
@@ -443,8 +515,9 @@ func loadMessage(q *Queue, slot unsafe.Pointer) []byte {
 }
 
 // List returns every System V shared-memory segment on the host, each
-// classified: a shqueue (with its Info), a segment with the shqueue magic this
-// library cannot read, a foreign segment, or one this user may not read.
+// classified: a shqueue (with its Info), a half-created one, a segment with the
+// shqueue magic this library cannot read, a foreign segment, or one this user
+// may not read.
 // Listing needs the kernel's table of all segments, which only Linux exposes
 // (/proc/sysvipc/shm); elsewhere List returns an error wrapping
 // errors.ErrUnsupported.
@@ -455,7 +528,7 @@ func List() ([]ListEntry, error) {
 	}
 	out := segs[:0]
 	for _, e := range segs {
-		err := withReadOnly(e.Key, e.ID, false, func(v *queueView) error {
+		err := withReadOnly("list", e.Key, e.ID, false, func(v *queueView) error {
 			e.Info = v.info()
 			e.Info.Key, e.Info.Removed = e.Key, e.Removed
 			return nil
@@ -467,6 +540,8 @@ func List() ([]ListEntry, error) {
 			continue // removed since the kernel listed it (IPC_STAT on a dead id is EINVAL)
 		case errors.Is(err, ErrInvalidMagic):
 			e.Kind, e.Err = KindForeign, err
+		case errors.Is(err, ErrHalfCreated):
+			e.Kind, e.Err = KindHalfCreated, err
 		case errors.Is(err, ErrBadVersion), errors.Is(err, ErrCorrupt):
 			e.Kind, e.Err = KindInvalid, err
 		default:

@@ -424,9 +424,13 @@ func TestRemoveStale(t *testing.T) {
 	if info.Attachments != 0 || len(info.Processes) != 1 || info.Processes[0].PID != child.Process.Pid || info.Processes[0].Alive {
 		t.Fatalf("after the kill: %d attachments, processes %+v (child %d)", info.Attachments, info.Processes, child.Process.Pid)
 	}
-	removed, err := RemoveStale(key, live.Key(), foreign, missing)
+	// Orphaned, but it holds a message: only Force removes it.
+	if removed, err := RemoveStale(key, live.Key(), foreign, missing); err != nil || len(removed) != 0 {
+		t.Fatalf("RemoveStale of an orphaned queue holding a message = %v, %v; want nothing removed", removed, err)
+	}
+	removed, err := RemoveStaleWith(StaleOptions{Force: true}, key, live.Key(), foreign, missing)
 	if err != nil || !slices.Equal(removed, []int{key}) {
-		t.Fatalf("RemoveStale = %v, %v; want [%#x]", removed, err, key)
+		t.Fatalf("RemoveStaleWith(Force) = %v, %v; want [%#x]", removed, err, key)
 	}
 	if _, err := Inspect(key); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("stale queue still there: %v", err)

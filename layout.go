@@ -5,42 +5,62 @@ package shqueue
 //
 //	offset  size  contents
 //	     0    64  immutable header: magic, version, geometry (written once by Create)
+//	    64    64  identity: the creator's record and the queue's name (written
+//	              once by Create, before the magic)
 //	   128   128  producer block: tail (own 128-byte block: the adjacent-line
 //	              prefetcher fetches lines in 128-byte pairs, so a 64-byte
 //	              separation would still make producers and consumers share)
 //	   256   128  consumer block: head
 //	   384   128  counters written only on rare paths (shift, crash recovery)
 //	   512   128  wait words: futex words and sleeper counts
-//	  1024  8192  attached-process table: procEntries entries of 64 bytes
-//	  9216     …  slots, slotStride bytes each
+//	  1024 24576  attached-process table: procEntries entries of 192 bytes
+//	 25600     …  slots, slotStride bytes each
 //
-// A slot is a 64-bit sequence word, a 64-bit owner word (the consumer that
-// claimed the slot in its current lap, for crash recovery) and the message.
-// Messages of up to 112 bytes follow the two words directly, so one of up to
-// 48 bytes shares its sequence word's cache line and one of up to 112 bytes
-// spans two lines (a 128-byte pair the adjacent-line prefetcher fetches
-// together): for 64-byte messages this packed layout measured 287-300 ns
-// one-way p50 against 306-328 ns with the message on its own line (pinned
-// busy-spin ping-pong across processes, 5 alternating rounds). Larger
-// messages start on the next 64-byte boundary, so the vector copy stores
-// whole aligned lines and the sequence line is the only extra one.
+// A process-table entry is one line of fields (pid, start time, sleeper
+// counts) and procLanes claim records: every claim a handle makes is recorded
+// in one of its lanes before it is made, so crash recovery can always name
+// the claimant (protocol.go, recover.go).
+//
+// A slot is a 64-bit sequence word and the message. Messages of up to 120
+// bytes follow the word directly, so one of up to 56 bytes shares its
+// sequence word's cache line and one of up to 120 bytes spans two lines (a
+// 128-byte pair the adjacent-line prefetcher fetches together): for 64-byte
+// messages this packed layout measured 287-300 ns one-way p50 against 306-328
+// ns with the message on its own line (pinned busy-spin ping-pong across
+// processes, 5 alternating rounds). Larger messages start on the next 64-byte
+// boundary, so the vector copy stores whole aligned lines and the sequence
+// line is the only extra one.
 
 const (
-	layoutMagic   uint64 = 0x31455545_55514853 // "SHQUEUE1" little-endian
-	layoutVersion uint32 = 1
+	layoutMagic uint64 = 0x31455545_55514853 // "SHQUEUE1" little-endian
+	// Version 2: claim lanes in the process table, no owner word in the slot.
+	layoutVersion uint32 = 2
 
 	cacheLine = 64
 
 	// Immutable header.
 	offMagic      = 0  // uint64, stored last by Create: its presence means the header is complete
-	offVersion    = 8  // uint32
-	offFlags      = 12 // uint32, reserved, 0
+	offVersion    = 8  // uint32; bytes 12-15 are reserved and zero
 	offMsgSize    = 16 // uint64, message bytes
 	offCapacity   = 24 // uint64, slots
 	offSlotStride = 32 // uint64, bytes from one slot to the next
 	offDataOffset = 40 // uint64, message offset inside a slot
 	offSlotsStart = 48 // uint64, offset of slot 0 in the segment
 	offCreatedNs  = 56 // int64, Unix nanoseconds of Create
+
+	// Identity (lifecycle.go), written by Create before the magic. The
+	// creator's record is its first store after attaching, so a segment
+	// whose creator died before finishing (no magic) is known for a
+	// shqueue being created, and by whom.
+	offCreator  = 64 // uint64, creatorTag | the creating process's start time (0 if unknown)
+	offNameHash = 72 // uint64, nameHash of the queue's name (see names.go); 0 with no name
+	offNameLen  = 80 // uint64, the name's length in bytes; 0: created without a name
+	offName     = 88 // the name's first nameStored bytes, zero-padded
+	nameStored  = 40 // bytes 88..127, up to tail's block
+
+	// creatorTag marks offCreator as written by a shqueue Create: a zeroed
+	// segment (ipcmk, another program) never carries it.
+	creatorTag uint64 = 1 << 63
 
 	offTail = 128 // uint64, the next position producers claim
 	offHead = 256 // uint64, the next position consumers claim
@@ -49,6 +69,7 @@ const (
 	offLostEnq     = 392 // uint64, slots a dead producer claimed and never published
 	offSkipped     = 400 // uint64, of those, slots consumers have passed over
 	offLostDeq     = 408 // uint64, messages a dead consumer claimed and never released
+	offStalled     = 416 // uint64, Try calls that gave up waiting for a live process's unfinished operation
 
 	offNotEmptyWord  = 512 // uint32 futex word: bumped when a message is published
 	offEmptySleepers = 516 // uint32: consumers asleep (or about to sleep) on notEmpty
@@ -56,36 +77,28 @@ const (
 	offFullSleepers  = 524 // uint32: producers asleep (or about to sleep) on notFull
 
 	offProcTable  = 1024
-	procEntrySize = 64
+	procEntrySize = 192
 	procEntries   = 128
 
 	// Fields of a process-table entry, relative to the entry.
-	offProcPID       = 0  // uint32, 0 = free
-	offProcStart     = 8  // uint64, the process's start time (clock ticks since boot on Linux), 0 if unknown
-	offProcEnqIntent = 16 // uint64, position+1 this handle is about to claim or holds as a producer
-	offProcDeqIntent = 24 // uint64, position+1 this handle is about to claim or holds as a consumer
-	offProcAttached  = 32 // int64, Unix nanoseconds of attach
-	offProcEmptySlp  = 40 // uint32, this handle's consumers asleep on notEmpty
-	offProcFullSlp   = 44 // uint32, this handle's producers asleep on notFull
+	offProcPID      = 0  // uint32, 0 = free
+	offProcStart    = 8  // uint64, the process's start time (clock ticks since boot on Linux), 0 if unknown
+	offProcAttached = 16 // int64, Unix nanoseconds of attach
+	offProcEmptySlp = 24 // uint32, this handle's consumers asleep on notEmpty
+	offProcFullSlp  = 28 // uint32, this handle's producers asleep on notFull
+	offProcLanes    = 64 // procLanes uint64 claim records (protocol.go), on their own lines
 
-	headerSize = offProcTable + procEntries*procEntrySize // 9216, a multiple of 128
+	// procLanes is how many operations one handle can have in flight at once
+	// (goroutines sharing the handle); a call that finds every lane busy
+	// yields until one is free. Sixteen covers a goroutine per core on the
+	// machines this runs on, and a lane is held only for one claim and copy.
+	procLanes = 16
+
+	headerSize = offProcTable + procEntries*procEntrySize // 25600, a multiple of 128
 
 	// Slot fields.
-	offSlotSeq   = 0
-	offSlotOwner = 8
-	slotHeader   = 16
-
-	// seqAbandoned marks a slot whose producer died after claiming it: the slot
-	// counts as published, but holds no message. Positions stay far below 2^62
-	// (the sequence word holds twice the position).
-	seqAbandoned uint64 = 1 << 63
-
-	// Owner word: entry index + 1 in the top 8 bits, role in bit 55, the low 55
-	// bits of the position below it, so a stale owner from an earlier lap never
-	// matches.
-	ownerEntryShift        = 56
-	ownerConsumer   uint64 = 1 << 55
-	ownerPosMask    uint64 = 1<<55 - 1
+	offSlotSeq = 0
+	slotHeader = 8
 
 	// Limits that keep every size computation far from overflow.
 	maxMsgWords = 1 << 24 // 128 MiB messages

@@ -19,8 +19,17 @@ func procStartTime(pid int) (start uint64, zombie, ok bool) {
 	// A fixed buffer and raw system calls: this runs on a waiter's path, which
 	// must not allocate. The line is far shorter than the buffer (the command
 	// name is at most 16 bytes).
-	var path [32]byte
+	//
+	// It reads the main thread's stat file, /proc/PID/task/PID/stat, which
+	// holds the same start time as /proc/PID/stat: user-mode emulators
+	// (qemu-user) answer a process's reads of its own /proc/PID/stat with
+	// their own, seconds later, start time, and a live process was then
+	// taken for a dead one by every other process (the storm tests caught it
+	// under qemu-aarch64). The task file they pass through to the kernel.
+	var path [48]byte
 	p := append(path[:0], "/proc/"...)
+	p = strconv.AppendInt(p, int64(pid), 10)
+	p = append(p, "/task/"...)
 	p = strconv.AppendInt(p, int64(pid), 10)
 	p = append(p, "/stat\x00"...)
 	r, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&p[0])), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)

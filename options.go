@@ -3,6 +3,7 @@ package shqueue
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 // WaitStrategy says how a handle's blocking calls wait.
@@ -36,8 +37,14 @@ func (s WaitStrategy) String() string {
 type Option func(*options)
 
 type options struct {
-	wait WaitStrategy
-	mode uint32
+	wait    WaitStrategy
+	mode    uint32
+	tryWait time.Duration
+
+	// Lifecycle (lifecycle.go, names.go).
+	name    string
+	named   bool
+	replace bool
 }
 
 // WithWait sets how this handle's blocking calls wait (default Adaptive).
@@ -52,8 +59,27 @@ func WithMode(perm os.FileMode) Option {
 	return func(o *options) { o.mode = uint32(perm.Perm()) }
 }
 
+// WithTryWait sets how long this handle's Try calls wait for another
+// process's operation in flight before they answer anyway (default 2 ms,
+// DefaultTryWait). A Try call answers full or empty only when the queue was
+// full or empty at some instant of the call; when the slot it needs is in the
+// middle of another process's copy it waits for that copy, and if the process
+// has died, recovery settles the slot. Only a live process stopped or
+// descheduled mid-operation for longer than d makes a Try call answer false
+// while the queue was not full (or not empty); each such answer is counted in
+// Stats().Stalled. A d of zero or less means the default.
+func WithTryWait(d time.Duration) Option {
+	return func(o *options) { o.tryWait = d }
+}
+
+// DefaultTryWait is the Try calls' wait for another process's operation in
+// flight when WithTryWait is not given: a running process finishes any
+// operation in microseconds, so this is reached only by one that the system
+// has stopped or descheduled.
+const DefaultTryWait = 2 * time.Millisecond
+
 func newOptions(opts []Option) options {
-	o := options{wait: Adaptive, mode: 0o600}
+	o := options{wait: Adaptive, mode: 0o600, tryWait: DefaultTryWait}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -61,6 +87,9 @@ func newOptions(opts []Option) options {
 	}
 	if o.wait > BusySpin {
 		o.wait = Adaptive
+	}
+	if o.tryWait <= 0 {
+		o.tryWait = DefaultTryWait
 	}
 	return o
 }

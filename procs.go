@@ -13,11 +13,12 @@ import (
 )
 
 // The attached-process table. Each handle (each Create or Open) owns one entry
-// for as long as it is open. Before a handle claims a position it records the
-// position in its entry (the intent); right after the claim it also records
-// itself in the slot's owner word. A waiter stuck behind a claim that is never
-// finished uses the two to find the claimant and, if that process is gone,
-// recovers the slot. See recover.go.
+// for as long as it is open: its process id and start time (to tell whether it
+// still runs), its sleeper counts, and its claim lanes, where every claim it
+// makes is recorded before it is made (protocol.go). A waiter stuck behind a
+// claim that is never finished finds the claimant here and, if that process
+// is gone, recovers the slot (recover.go). An entry outlives a dead process
+// until none of its recorded claims can still be in flight.
 
 type procEntry struct {
 	base unsafe.Pointer
@@ -26,10 +27,11 @@ type procEntry struct {
 func (e procEntry) u32(off uintptr) *uint32 { return (*uint32)(unsafe.Add(e.base, off)) }
 func (e procEntry) u64(off uintptr) *uint64 { return (*uint64)(unsafe.Add(e.base, off)) }
 
-func (e procEntry) pid() int           { return int(atomic.LoadUint32(e.u32(offProcPID))) }
-func (e procEntry) start() uint64      { return atomic.LoadUint64(e.u64(offProcStart)) }
-func (e procEntry) enqIntent() *uint64 { return e.u64(offProcEnqIntent) }
-func (e procEntry) deqIntent() *uint64 { return e.u64(offProcDeqIntent) }
+func (e procEntry) pid() int               { return int(atomic.LoadUint32(e.u32(offProcPID))) }
+func (e procEntry) start() uint64          { return atomic.LoadUint64(e.u64(offProcStart)) }
+func (e procEntry) lane(l int) *uint64     { return e.u64(offProcLanes + uintptr(l)*8) }
+func (e procEntry) emptySleepers() *uint32 { return e.u32(offProcEmptySlp) }
+func (e procEntry) fullSleepers() *uint32  { return e.u32(offProcFullSlp) }
 
 // procAttach is what a table entry says about one attached handle.
 type procAttach struct {
@@ -73,8 +75,9 @@ func processAlive(pid int, start uint64) bool {
 	}
 	// A reused pid belongs to a process started after the recorded one
 	// died: long after, since the kernel cycles through the whole pid range
-	// first. The tolerance covers user-mode emulators (qemu-user), which
-	// report their own, slightly later, start time in /proc/self/stat.
+	// first. procStartTime reads the kernel's own figure even under a
+	// user-mode emulator (liveness_linux.go); the tolerance is a margin for
+	// any other layer between a process and its /proc entry.
 	return start == 0 || (s >= start && s-start <= startTolerance) || (start > s && start-s <= startTolerance)
 }
 
@@ -96,11 +99,12 @@ func (q *Queue) takeEntry() (int, error) {
 			e := q.entry(i)
 			if atomic.CompareAndSwapUint32(e.u32(offProcPID), 0, pid) {
 				atomic.StoreUint64(e.u64(offProcStart), selfStart)
-				atomic.StoreUint64(e.enqIntent(), 0)
-				atomic.StoreUint64(e.deqIntent(), 0)
+				for l := 0; l < procLanes; l++ {
+					atomic.StoreUint64(e.lane(l), 0)
+				}
 				atomic.StoreUint64(e.u64(offProcAttached), uint64(time.Now().UnixNano()))
-				atomic.StoreUint32(e.u32(offProcEmptySlp), 0)
-				atomic.StoreUint32(e.u32(offProcFullSlp), 0)
+				atomic.StoreUint32(e.emptySleepers(), 0)
+				atomic.StoreUint32(e.fullSleepers(), 0)
 				return i, nil
 			}
 		}
@@ -111,17 +115,20 @@ func (q *Queue) takeEntry() (int, error) {
 	return -1, keyErr("attach", q.key, ErrTooManyProcs, "%d handles attached", procEntries)
 }
 
-// releaseEntry frees this handle's entry on Close.
+// releaseEntry frees this handle's entry on Close, once no call is inside
+// the handle: none of its lanes can hold a claim in flight.
 func (q *Queue) releaseEntry() {
 	e := q.entry(q.self)
-	atomic.StoreUint64(e.enqIntent(), 0)
-	atomic.StoreUint64(e.deqIntent(), 0)
+	for l := 0; l < procLanes; l++ {
+		atomic.StoreUint64(e.lane(l), 0)
+	}
 	atomic.StoreUint32(e.u32(offProcPID), 0)
 }
 
-// reclaimDead frees the entries of dead processes whose recorded claims are
-// settled (the slot moved on, or the claim never happened), returning how many
-// it freed. An entry with an unsettled claim stays: recovery needs it. Sleeper
+// reclaimDead frees the entries of dead processes none of whose recorded
+// claims can still be in flight, returning how many it freed. An entry with
+// an unfinished claim stays: recovery needs its record to name the dead
+// claimant, and a new handle in the same entry would be taken for it. Sleeper
 // counts the dead process left registered are taken back, so wakers stop
 // making system calls for sleepers that no longer exist.
 func (q *Queue) reclaimDead() int {
@@ -132,13 +139,13 @@ func (q *Queue) reclaimDead() int {
 		if pid == 0 || i == q.self || processAlive(pid, e.start()) {
 			continue
 		}
-		if !q.enqSettled(atomic.LoadUint64(e.enqIntent())) || !q.deqSettled(atomic.LoadUint64(e.deqIntent())) {
+		if q.entryInFlight(e) {
 			continue
 		}
-		if n := atomic.SwapUint32(e.u32(offProcEmptySlp), 0); n != 0 {
+		if n := atomic.SwapUint32(e.emptySleepers(), 0); n != 0 {
 			atomic.AddUint32(q.emptySleepers, -n)
 		}
-		if n := atomic.SwapUint32(e.u32(offProcFullSlp), 0); n != 0 {
+		if n := atomic.SwapUint32(e.fullSleepers(), 0); n != 0 {
 			atomic.AddUint32(q.fullSleepers, -n)
 		}
 		if atomic.CompareAndSwapUint32(e.u32(offProcPID), uint32(pid), 0) {
@@ -146,6 +153,17 @@ func (q *Queue) reclaimDead() int {
 		}
 	}
 	return freed
+}
+
+// entryInFlight reports whether any claim recorded in an entry's lanes may
+// still be unfinished.
+func (q *Queue) entryInFlight(e procEntry) bool {
+	for l := 0; l < procLanes; l++ {
+		if q.recordInFlight(atomic.LoadUint64(e.lane(l))) {
+			return true
+		}
+	}
+	return false
 }
 
 // attached lists the table's entries in use.
@@ -162,8 +180,8 @@ func (q *Queue) attached() []procAttach {
 			PID:        pid,
 			Attached:   time.Unix(0, int64(atomic.LoadUint64(e.u64(offProcAttached)))),
 			Alive:      processAlive(pid, e.start()),
-			EmptySleep: atomic.LoadUint32(e.u32(offProcEmptySlp)),
-			FullSleep:  atomic.LoadUint32(e.u32(offProcFullSlp)),
+			EmptySleep: atomic.LoadUint32(e.emptySleepers()),
+			FullSleep:  atomic.LoadUint32(e.fullSleepers()),
 		})
 	}
 	return out

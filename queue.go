@@ -1,18 +1,5 @@
 //go:build linux || darwin
 
-// Package shqueue is a bounded queue of fixed-size messages in a System V
-// shared-memory segment, for processes on one host that hand each other
-// messages in well under a microsecond.
-//
-// Any number of producer and consumer processes (and goroutines) may use one
-// queue at once. The protocol is lock-free: per-slot sequence numbers (Dmitry
-// Vyukov's bounded MPMC queue) over 64-bit head and tail positions in the
-// segment, so no process can die holding a lock. A process killed in the middle
-// of an operation costs at most the message it had in flight: a waiter stuck
-// behind its claim finds it gone and recovers the slot.
-//
-// A handle must not be closed while other goroutines are still calling its
-// methods: Close unmaps the segment.
 package shqueue
 
 import (
@@ -27,7 +14,9 @@ import (
 )
 
 // Queue is one process's handle on a queue. Its methods are safe for
-// concurrent use by many goroutines, except Close.
+// concurrent use by many goroutines, Close included, and goroutines sharing a
+// handle are as safe as separate handles: every claim is recorded on its own,
+// so a crash or a stall of any of them is recovered exactly.
 type Queue struct {
 	// Read-only after Create/Open: the process-local copy of the geometry
 	// and the addresses derived from it. Nothing read from shared memory
@@ -40,31 +29,35 @@ type Queue struct {
 	stride   uintptr
 	dataOff  uintptr
 	msgSize  int
-	ownerTag uint64 // this handle's entry index + 1, in the owner word's top byte
-	inKind   copyKind
-	outKind  copyKind
+	inKind   copyKind // copy variant into the segment (enqueue)
+	outKind  copyKind // copy variant out of it (dequeue)
 	wait     WaitStrategy
+	tryWait  time.Duration
 
-	tail, head                             *uint64
-	notEmpty, emptySleepers                *uint32
-	notFull, fullSleepers                  *uint32
-	overwritten, lostEnq, skipped, lostDeq *uint64
-	me                                     procEntry
+	tail, head                                      *uint64
+	notEmpty, emptySleepers                         *uint32
+	notFull, fullSleepers                           *uint32
+	overwritten, lostEnq, skipped, lostDeq, stalled *uint64
+	lanes                                           unsafe.Pointer // this handle's claim records in the table
+	selfEntry                                       procEntry
 
 	key  int
 	self int // this handle's entry in the attached-process table
 	seg  *segment
-	geo  geometry
 
-	closed atomic.Bool
+	closed  atomic.Bool
+	waiters atomic.Int32 // blocking calls inside the handle, between attempts
+
+	// laneBusy marks the lanes taken by calls inside the handle (protocol.go:
+	// enter), on a line of its own: only this handle's goroutines touch it.
+	_        [64]byte
+	laneBusy [procLanes]uint64
 
 	// Stall tracking for crash recovery, on its own line: written only when an
 	// operation finds the queue empty or full.
-	_          [64]byte
-	stallPos   atomic.Uint64
-	stallFirst atomic.Int64 // when this stall was first seen
-	stallLast  atomic.Int64 // when recovery last looked at it
-	misses     atomic.Uint32
+	_         [64]byte
+	stallPos  atomic.Uint64
+	stallLast atomic.Int64 // when recovery last looked at it
 }
 
 // Stats are a queue's counters since Create. They are read without stopping
@@ -74,57 +67,9 @@ type Stats struct {
 	Dequeued    uint64 // messages handed to a consumer
 	Overwritten uint64 // messages dropped by EnqueueShift to make room
 	Lost        uint64 // messages lost with a process that died mid-operation
-}
-
-// Create makes a new queue for key with messages of words 64-bit words
-// (words*8 bytes) and room for maxLen messages, and attaches it.
-//
-// If a queue for key exists and some process has it attached, Create fails
-// with ErrAlreadyExist (Open it instead). A leftover shqueue segment that no
-// process has attached is removed and created anew; a segment that is not a
-// shqueue is never touched.
-func Create(key int, words, maxLen uint32, opts ...Option) (*Queue, error) {
-	o := newOptions(opts)
-	if err := checkKey("create", key); err != nil {
-		return nil, err
-	}
-	if words == 0 || maxLen == 0 {
-		return nil, keyErr("create", key, ErrInvalidArg, "message words (%d) and capacity (%d) must be positive", words, maxLen)
-	}
-	if words > maxMsgWords {
-		return nil, keyErr("create", key, ErrInvalidSize, "message of %d words is over the %d-word limit", words, maxMsgWords)
-	}
-	g := newGeometry(uint64(words), uint64(maxLen))
-	if g.total > math.MaxInt {
-		return nil, keyErr("create", key, ErrInvalidSize, "%d bytes", g.total)
-	}
-	id, err := shmCreateExcl(key, int(g.total), o.mode)
-	if err != nil && isAlreadyExist(err) {
-		if err = removeLeftover(key); err == nil {
-			id, err = shmCreateExcl(key, int(g.total), o.mode)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	seg, err := shmAttach(key, id)
-	if err != nil {
-		_ = shmRemove(key, id)
-		return nil, err
-	}
-	if uint64(len(seg.mem)) < g.total {
-		_ = seg.detach()
-		_ = shmRemove(key, id)
-		return nil, keyErr("create", key, ErrInvalidSize, "segment of %d bytes, %d needed", len(seg.mem), g.total)
-	}
-	initSegment(seg.mem, g)
-	q, err := newQueue(seg, g, o)
-	if err != nil {
-		_ = seg.detach()
-		_ = shmRemove(key, id)
-		return nil, err
-	}
-	return q, nil
+	// Stalled counts Try calls that answered full or empty after waiting
+	// their TryWait for a live process stopped in the middle of an operation.
+	Stalled uint64
 }
 
 // initSegment writes a fresh segment's header and slot sequence numbers. The
@@ -145,87 +90,16 @@ func initSegment(mem []byte, g geometry) {
 	atomic.StoreUint64(u64At(base, offMagic), layoutMagic)
 }
 
-// removeLeftover removes the segment for key if it is a shqueue that no process
-// has attached, so Create can make it anew.
-func removeLeftover(key int) error {
-	id, err := shmLookup("create", key)
-	if err != nil {
-		return err
-	}
-	info, err := shmStat(key, id)
-	if err != nil {
-		return err
-	}
-	if info.nattach > 0 {
-		return keyErr("create", key, ErrAlreadyExist, "%d attachments; Open it instead", info.nattach)
-	}
-	if info.size < headerSize {
-		return keyErr("create", key, ErrAlreadyExist, "a segment that is not a shqueue (%d bytes) holds the key", info.size)
-	}
-	seg, err := shmAttach(key, id)
-	if err != nil {
-		return err
-	}
-	magic := atomic.LoadUint64(u64At(unsafe.Pointer(&seg.mem[0]), offMagic))
-	_ = seg.detach()
-	switch {
-	case magic == layoutMagic:
-	case magic == 0 && !processAlive(int(info.cpid), 0):
-		// Its creator died before finishing the header.
-	case magic == 0:
-		return keyErr("create", key, ErrAlreadyExist, "another process is creating it")
-	default:
-		return keyErr("create", key, ErrAlreadyExist, "a segment that is not a shqueue holds the key")
-	}
-	return shmRemove(key, id)
-}
-
-// Open attaches the existing queue for key. It checks everything it reads —
-// magic, layout version, geometry against the segment's real size — and keeps
-// its own copy of the geometry.
-func Open(key int, opts ...Option) (*Queue, error) {
-	o := newOptions(opts)
-	if err := checkKey("open", key); err != nil {
-		return nil, err
-	}
-	id, err := shmLookup("open", key)
-	if err != nil {
-		return nil, err
-	}
-	info, err := shmStat(key, id)
-	if err != nil {
-		return nil, err
-	}
-	if info.size < headerSize {
-		return nil, keyErr("open", key, ErrInvalidMagic, "segment of %d bytes is too small for a shqueue header", info.size)
-	}
-	seg, err := shmAttach(key, id)
-	if err != nil {
-		return nil, err
-	}
-	g, err := readGeometry("open", seg, info)
-	if err == nil {
-		var q *Queue
-		if q, err = newQueue(seg, g, o); err == nil {
-			return q, nil
-		}
-	}
-	_ = seg.detach()
-	return nil, err
-}
-
 // readGeometry validates a segment's header and returns its geometry; op
 // names the caller's operation in an error.
 func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 	base := unsafe.Pointer(&seg.mem[0])
-	magic := atomic.LoadUint64(u64At(base, offMagic))
 	// A creator may still be writing the header: give it a moment.
-	for wait := 0; magic == 0 && wait < 100 && processAlive(int(info.cpid), 0); wait++ {
+	for wait := 0; wait < 100 && headerOf(base, info) == headerCreating; wait++ {
 		time.Sleep(time.Millisecond)
-		magic = atomic.LoadUint64(u64At(base, offMagic))
 	}
-	if magic != layoutMagic {
-		return geometry{}, keyErr(op, seg.key, ErrInvalidMagic, "magic %#x", magic)
+	if err := notReadyErr(op, seg.key, base, info); err != nil {
+		return geometry{}, err
 	}
 	if v := atomic.LoadUint32(u32At(base, offVersion)); v != layoutVersion {
 		return geometry{}, keyErr(op, seg.key, ErrBadVersion, "layout version %d, this library reads %d", v, layoutVersion)
@@ -248,17 +122,51 @@ func readGeometry(op string, seg *segment, info segInfo) (geometry, error) {
 }
 
 func newQueue(seg *segment, g geometry, o options) (*Queue, error) {
-	q := viewQueue(seg, g)
+	q := mapQueue(seg, g)
 	q.inKind = pickCopy(int(g.msgSize), true)
 	q.outKind = pickCopy(int(g.msgSize), false)
 	q.wait = o.wait
+	q.tryWait = o.tryWait
 	self, err := q.takeEntry()
 	if err != nil {
 		return nil, err
 	}
-	q.self, q.me = self, q.entry(self)
-	q.ownerTag = uint64(self+1) << ownerEntryShift
+	q.self, q.selfEntry = self, q.entry(self)
+	q.lanes = unsafe.Pointer(q.selfEntry.lane(0))
 	return q, nil
+}
+
+// mapQueue builds the fields of a Queue that every path uses (positions,
+// counters, futex words, slot addressing) from a process-local geometry; an
+// inspection (inspect.go) uses it without taking a table entry.
+func mapQueue(seg *segment, g geometry) *Queue {
+	base := unsafe.Pointer(&seg.mem[0])
+	q := &Queue{
+		base:          base,
+		slots:         unsafe.Add(base, g.slotsStart),
+		capacity:      g.capacity,
+		stride:        uintptr(g.slotStride),
+		dataOff:       uintptr(g.dataOffset),
+		msgSize:       int(g.msgSize),
+		tail:          u64At(base, offTail),
+		head:          u64At(base, offHead),
+		notEmpty:      u32At(base, offNotEmptyWord),
+		emptySleepers: u32At(base, offEmptySleepers),
+		notFull:       u32At(base, offNotFullWord),
+		fullSleepers:  u32At(base, offFullSleepers),
+		overwritten:   u64At(base, offOverwritten),
+		lostEnq:       u64At(base, offLostEnq),
+		skipped:       u64At(base, offSkipped),
+		lostDeq:       u64At(base, offLostDeq),
+		stalled:       u64At(base, offStalled),
+		key:           seg.key,
+		self:          -1,
+		seg:           seg,
+	}
+	if g.capacity&(g.capacity-1) == 0 {
+		q.pow2, q.mask = true, g.capacity-1
+	}
+	return q
 }
 
 // Close detaches this handle from the segment. The queue itself stays (see
@@ -269,18 +177,23 @@ func (q *Queue) Close() error {
 	if !q.closed.CompareAndSwap(false, true) {
 		return keyErr("close", q.key, ErrClosed, "")
 	}
+	// Calls inside the handle see closed at their next look and leave; a
+	// sleeper is woken (the futex words change, so one about to sleep will
+	// not). A call in the middle of a copy finishes it first.
+	wakeSleepers := func() {
+		wakeAll(q.notEmpty)
+		wakeAll(q.notFull)
+	}
+	wakeSleepers()
+	q.closeLanes(wakeSleepers)
+	for round := 1; q.waiters.Load() != 0; round++ {
+		if round%closeRoundsPerWake == 0 {
+			wakeSleepers()
+		}
+		time.Sleep(closePoll)
+	}
 	q.releaseEntry()
 	return q.seg.detach()
-}
-
-// Delete marks the queue for removal: its key is free at once, and the
-// segment lives on until the last process detaches, so handles that are open
-// keep working.
-func (q *Queue) Delete() error {
-	if q.closed.Load() {
-		return keyErr("delete", q.key, ErrClosed, "")
-	}
-	return shmRemove(q.key, q.seg.id)
 }
 
 // Key returns the queue's SysV key.
@@ -301,9 +214,15 @@ func (q *Queue) CopyVariants() (enqueue, dequeue string) {
 // Len returns how many messages the queue holds now (claimed positions count:
 // a message being written or read counts as in the queue). 0 once closed.
 func (q *Queue) Len() int {
-	if q.closed.Load() {
+	lane := q.enter()
+	if lane < 0 {
 		return 0
 	}
+	defer q.leave(lane)
+	return q.length()
+}
+
+func (q *Queue) length() int {
 	head := atomic.LoadUint64(q.head)
 	tail := atomic.LoadUint64(q.tail)
 	if tail <= head {
@@ -319,9 +238,15 @@ func (q *Queue) Len() int {
 // the positions and from counters that only rare paths write, so keeping them
 // costs the hot path nothing.
 func (q *Queue) Stats() Stats {
-	if q.closed.Load() {
+	lane := q.enter()
+	if lane < 0 {
 		return Stats{}
 	}
+	defer q.leave(lane)
+	return q.stats()
+}
+
+func (q *Queue) stats() Stats {
 	overwritten := atomic.LoadUint64(q.overwritten)
 	lostEnq := atomic.LoadUint64(q.lostEnq)
 	skipped := atomic.LoadUint64(q.skipped)
@@ -333,6 +258,7 @@ func (q *Queue) Stats() Stats {
 		Dequeued:    sub0(head, overwritten+skipped+lostDeq),
 		Overwritten: overwritten,
 		Lost:        lostEnq + lostDeq,
+		Stalled:     atomic.LoadUint64(q.stalled),
 	}
 }
 
@@ -390,105 +316,43 @@ func (q *Queue) mustMsg(op string, msg []byte) {
 	}
 }
 
-// mustLen is mustMsg for the Try calls, which have already answered false
-// for a closed handle.
-func (q *Queue) mustLen(op string, msg []byte) {
-	if len(msg) != q.msgSize {
-		q.mustMsg(op, msg)
-	}
-}
-
-// EnqueueShift adds msg; if the queue is full it drops the oldest message
-// (counted in Stats as Overwritten) to make room. If the oldest message is
-// still being written, it waits for its producer (or, should that process have
-// died, for recovery). It panics if msg is not MsgSize bytes, if the handle is
-// closed, or with an error wrapping ErrCorrupt if the segment's positions are
-// in a state no sequence of operations produces and nothing moves them: it
-// has no other way to report that it could not add msg.
+// EnqueueShift adds msg; if the queue is full at that instant it drops the
+// oldest message (counted in Stats as Overwritten) in the same step, so one
+// call drops at most one message, and only from a full queue. A consumer that
+// has already taken the oldest message finishes normally. If the slot it
+// needs is still held by another process's operation in flight (the oldest
+// message being written, or the previous lap's being read), it waits for that
+// operation; should that process have died, recovery settles the slot. It
+// panics if msg is not MsgSize bytes, if the handle is closed (also when
+// Close runs while it waits), or with an error wrapping ErrCorrupt if the
+// segment's positions are in a state no sequence of operations produces and
+// nothing moves them: it has no other way to report that it could not add
+// msg.
 func (q *Queue) EnqueueShift(msg []byte) {
 	q.mustMsg("enqueue", msg)
-	var watch shiftWatch
-	for round := 1; !q.enqueue(msg); round++ {
-		q.dropOldest()
-		if round%4096 == 0 {
-			q.checkShift(&watch)
-		}
+	if q.shift(msg) == opClosed {
+		q.mustMsg("enqueue", msg)
 	}
 }
 
-// shiftWatch follows an EnqueueShift that makes no progress.
-type shiftWatch struct {
-	head, tail uint64
-	since      time.Time
-}
-
-// Limits after which EnqueueShift calls a segment corrupt when head and tail
-// stand still: in a state no operation produces, or in a legitimate wait
-// whose claimant no record names.
-// Hostile-segment tests shorten shiftUnknownAfter so each call returns fast.
-const shiftCorruptAfter = 10 * time.Millisecond
-
-var shiftUnknownAfter = 30 * time.Second
-
-// maxPos bounds a plausible position: the sequence word holds twice the
-// position plus a flag bit, and nothing runs 2^61 operations.
-const maxPos = 1 << 61
-
-// checkShift tells a slow process from a corrupt segment. A full queue
-// legitimately cannot make room while the head slot is claimed by a producer
-// that has not published (tail == head+capacity, seq == 2*head), or while the
-// tail slot is still held by the consumer of the previous lap (head has passed
-// tail-capacity, its slot is not released). Either claimant is on record (its
-// owner word or intent); if it dies, recovery settles the slot.
-func (q *Queue) checkShift(w *shiftWatch) {
-	head := atomic.LoadUint64(q.head)
-	tail := atomic.LoadUint64(q.tail)
-	headSeq := atomic.LoadUint64((*uint64)(q.slot(head)))
-	tailSeq := atomic.LoadUint64((*uint64)(q.slot(tail)))
-	legit, claimed, consumer := false, uint64(0), false
-	switch {
-	case tail >= maxPos || head > tail || tail-head > q.capacity:
-		// Positions no sequence of operations produces.
-	case tail == head+q.capacity && headSeq == freeSeq(head):
-		legit, claimed = true, head
-	case tail >= q.capacity && head > tail-q.capacity && tailSeq&^seqAbandoned == fullSeq(tail-q.capacity):
-		legit, claimed, consumer = true, tail-q.capacity, true
-	}
-	if legit {
-		if known, _ := q.claimant(q.slot(claimed), claimed, consumer); known {
-			w.since = time.Time{}
-			return
-		}
-	}
-	if w.since.IsZero() || head != w.head || tail != w.tail {
-		w.head, w.tail, w.since = head, tail, time.Now()
-		return
-	}
-	limit := shiftCorruptAfter
-	if legit {
-		limit = shiftUnknownAfter
-	}
-	if time.Since(w.since) > limit {
-		panic(keyErr("enqueue", q.key, ErrCorrupt, "head %d, tail %d, head slot sequence %#x, tail slot sequence %#x: no progress possible", head, tail, headSeq, tailSeq))
-	}
-}
-
-// EnqueueTry adds msg if there is room and reports whether it did. It returns
-// false on a closed handle and panics if msg is not MsgSize bytes.
+// EnqueueTry adds msg if there is room and reports whether it did. It answers
+// false only if the queue held Cap() messages at some instant during the call
+// (or the handle is closed): when the slot it needs is still being read by a
+// consumer in another process, it waits for that consumer instead of
+// answering. It waits at most the handle's TryWait (WithTryWait) for a live
+// process that is stopped or descheduled in the middle of its operation, and
+// then answers false and counts the call in Stats().Stalled. It panics if msg
+// is not MsgSize bytes.
 func (q *Queue) EnqueueTry(msg []byte) bool {
-	if q.closed.Load() {
-		return false
+	if len(msg) != q.msgSize && !q.closed.Load() {
+		q.mustMsg("enqueue", msg)
 	}
-	q.mustLen("enqueue", msg)
-	if q.enqueue(msg) {
-		return true
-	}
-	q.noteMiss(false)
-	return false
+	return q.enqueue(msg, true) == opDone
 }
 
 // EnqueueBlock adds msg, waiting for room until ctx is done. A call that
-// returns an error has changed nothing in the queue.
+// returns an error has changed nothing in the queue. Close from another
+// goroutine ends the wait with ErrClosed.
 func (q *Queue) EnqueueBlock(ctx context.Context, msg []byte) error {
 	if err := q.checkMsg("enqueue", msg); err != nil {
 		return err
@@ -496,29 +360,32 @@ func (q *Queue) EnqueueBlock(ctx context.Context, msg []byte) error {
 	if err := ctxDone(ctx); err != nil {
 		return err
 	}
-	if q.enqueue(msg) {
+	switch q.enqueue(msg, false) {
+	case opDone:
 		return nil
+	case opClosed:
+		return keyErr("enqueue", q.key, ErrClosed, "")
 	}
-	return q.block(ctx, false, func() bool { return q.enqueue(msg) })
+	return q.block(ctx, false, msg)
 }
 
 // DequeueTry moves the oldest message into buf if there is one and reports
-// whether it did. It returns false on a closed handle and panics if buf is not
-// MsgSize bytes.
+// whether it did. It answers false only if the queue was empty at some
+// instant during the call (or the handle is closed): when the next message is
+// still being written by a producer in another process, it waits for that
+// producer instead of answering, at most the handle's TryWait for a live
+// process that is stopped or descheduled (then false, counted in
+// Stats().Stalled). It panics if buf is not MsgSize bytes.
 func (q *Queue) DequeueTry(buf []byte) bool {
-	if q.closed.Load() {
-		return false
+	if len(buf) != q.msgSize && !q.closed.Load() {
+		q.mustMsg("dequeue", buf)
 	}
-	q.mustLen("dequeue", buf)
-	if q.dequeue(buf) {
-		return true
-	}
-	q.noteMiss(true)
-	return false
+	return q.dequeue(buf, true) == opDone
 }
 
 // DequeueBlock moves the oldest message into buf, waiting for one until ctx is
-// done. A call that returns an error has changed nothing in the queue.
+// done. A call that returns an error has changed nothing in the queue. Close
+// from another goroutine ends the wait with ErrClosed.
 func (q *Queue) DequeueBlock(ctx context.Context, buf []byte) error {
 	if err := q.checkMsg("dequeue", buf); err != nil {
 		return err
@@ -526,10 +393,13 @@ func (q *Queue) DequeueBlock(ctx context.Context, buf []byte) error {
 	if err := ctxDone(ctx); err != nil {
 		return err
 	}
-	if q.dequeue(buf) {
+	switch q.dequeue(buf, false) {
+	case opDone:
 		return nil
+	case opClosed:
+		return keyErr("dequeue", q.key, ErrClosed, "")
 	}
-	return q.block(ctx, true, func() bool { return q.dequeue(buf) })
+	return q.block(ctx, true, buf)
 }
 
 func ctxDone(ctx context.Context) error {
@@ -543,194 +413,8 @@ func ctxDone(ctx context.Context) error {
 	return nil
 }
 
-// The protocol. A position pos maps to slot pos mod capacity; the slot's
-// sequence word says what the slot holds for that lap:
-//
-//	seq == 2*pos                 free: a producer may claim pos
-//	seq == 2*pos+1               published: a consumer may claim pos
-//	seq == (2*pos+1)|abandoned   published empty: its producer died (recover.go)
-//	seq == 2*(pos+capacity)      released: free for position pos+capacity
-//
-// Vyukov's original numbers the states pos, pos+1 and pos+capacity, which
-// cannot tell "published for pos" from "free for pos+1" when the capacity is
-// 1; doubling the positions keeps the states apart for every capacity.
-// Claims are CASes on tail (producers) and head (consumers); the sequence word
-// is written only by the claimant (or, for a dead claimant, by recovery).
-// A sequence word ahead of its position while the position itself has not
-// moved cannot happen in a sound segment: the operation reports no progress
-// rather than loop on it.
-
-func freeSeq(pos uint64) uint64 { return pos << 1 }
-func fullSeq(pos uint64) uint64 { return pos<<1 | 1 }
-
-// enqueue publishes msg at the tail if there is room.
-func (q *Queue) enqueue(msg []byte) bool {
-	intent := q.me.enqIntent()
-	pos := atomic.LoadUint64(q.tail)
-	for {
-		slot := q.slot(pos)
-		seq := atomic.LoadUint64((*uint64)(slot)) &^ seqAbandoned
-		switch diff := int64(seq - freeSeq(pos)); {
-		case diff == 0:
-			// Record the intent before the claim, so that if this process
-			// dies holding pos, a waiter can tell whose claim it was. The
-			// CAS is a full barrier: the intent is visible before it.
-			// (Producers do not also write the slot's owner word, as
-			// consumers do: that store cost 20–30 ns of one-way latency,
-			// measured in a 64-byte ping-pong. See claimant.)
-			storeRelease64(intent, pos+1)
-			if !atomic.CompareAndSwapUint64(q.tail, pos, pos+1) {
-				storeRelease64(intent, 0)
-				pos = atomic.LoadUint64(q.tail)
-				continue
-			}
-			dst := q.data(slot)
-			if q.inKind == copyBuiltin {
-				copy(dst, msg)
-			} else {
-				copySlot(q.inKind, dst, msg)
-			}
-			// The message must be visible before the sequence number that
-			// publishes it: a release store orders every earlier store (and
-			// copySlot fences its non-temporal stores itself). Then the
-			// sleeper check, which must not pass the publish: see wake.
-			q.publish((*uint64)(slot), fullSeq(pos))
-			if atomic.LoadUint32(q.emptySleepers) != 0 {
-				wakeAll(q.notEmpty)
-			}
-			return true
-		case diff < 0:
-			return false // the slot still holds the message from one lap ago: full
-		default:
-			// Another producer took pos.
-			if pos = moved(q.tail, pos); pos == stuck {
-				return false
-			}
-		}
-	}
-}
-
-// dequeue moves the message at the head into buf if one is published.
-func (q *Queue) dequeue(buf []byte) bool {
-	intent := q.me.deqIntent()
-	pos := atomic.LoadUint64(q.head)
-	for {
-		slot := q.slot(pos)
-		seqp := (*uint64)(slot)
-		seq := atomic.LoadUint64(seqp)
-		switch diff := int64(seq&^seqAbandoned - fullSeq(pos)); {
-		case diff == 0:
-			storeRelease64(intent, pos+1)
-			if !atomic.CompareAndSwapUint64(q.head, pos, pos+1) {
-				storeRelease64(intent, 0)
-				pos = atomic.LoadUint64(q.head)
-				continue
-			}
-			storeRelease64(u64At(slot, offSlotOwner), q.ownerTag|ownerConsumer|pos&ownerPosMask)
-			if seq&seqAbandoned != 0 {
-				// A dead producer's slot: nothing to read; pass it on.
-				q.release(slot, pos, seq, q.skipped)
-				pos = atomic.LoadUint64(q.head)
-				continue
-			}
-			src := q.data(slot)
-			if q.outKind == copyBuiltin {
-				copy(buf, src)
-			} else {
-				copySlot(q.outKind, buf, src)
-			}
-			// Release the slot for the next lap. Nothing else writes a
-			// claimed slot's sequence word while its claimant lives:
-			// recovery settles only claims whose claimant is on record
-			// and dead, or (recover.go) a claim on no record that has
-			// stood for 5 s while a dead process is in the table.
-			q.publish(seqp, freeSeq(pos+q.capacity))
-			if atomic.LoadUint32(q.fullSleepers) != 0 {
-				wakeAll(q.notFull)
-			}
-			return true
-		case diff < 0:
-			return false // empty, or the producer of pos has not published yet
-		default:
-			if pos = moved(q.head, pos); pos == stuck {
-				return false
-			}
-		}
-	}
-}
-
-// publish writes a slot's sequence word to hand the slot to the other side
-// (publish a message, or release a slot). The caller then reads the other
-// side's sleeper count, a load that must not be ordered before this store, or
-// a sleeper could miss it. Where this process registered for the asymmetric
-// fence (fence_linux.go), sleepers issue the barrier for both sides and this
-// is a plain release store; elsewhere an atomic swap, a full barrier.
-func (q *Queue) publish(seqp *uint64, seq uint64) {
-	if lightWake {
-		storeRelease64(seqp, seq)
-	} else {
-		atomic.SwapUint64(seqp, seq)
-	}
-}
-
-// release frees a slot claimed at pos without reading it, counting it in
-// counter; used for abandoned slots and for EnqueueShift's drops.
-func (q *Queue) release(slot unsafe.Pointer, pos, seq uint64, counter *uint64) {
-	if atomic.CompareAndSwapUint64((*uint64)(slot), seq, freeSeq(pos+q.capacity)) {
-		atomic.AddUint64(counter, 1)
-		if atomic.LoadUint32(q.fullSleepers) != 0 {
-			wakeAll(q.notFull)
-		}
-	}
-}
-
-// dropOldest drops the message at the head for EnqueueShift, if the queue is
-// still full: a consumer that took the head meanwhile made the room itself.
-func (q *Queue) dropOldest() {
-	pos := atomic.LoadUint64(q.head)
-	if atomic.LoadUint64(q.tail) < pos+q.capacity {
-		// Not full: the tail slot is still held by the consumer of the
-		// previous lap (or, if it died, by nobody: recover it).
-		q.noteMiss(false)
-		return
-	}
-	slot := q.slot(pos)
-	seq := atomic.LoadUint64((*uint64)(slot))
-	switch diff := int64(seq&^seqAbandoned - fullSeq(pos)); {
-	case diff == 0:
-		storeRelease64(q.me.deqIntent(), pos+1)
-		if !atomic.CompareAndSwapUint64(q.head, pos, pos+1) {
-			storeRelease64(q.me.deqIntent(), 0)
-			return
-		}
-		storeRelease64(u64At(slot, offSlotOwner), q.ownerTag|ownerConsumer|pos&ownerPosMask)
-		if seq&seqAbandoned != 0 {
-			q.release(slot, pos, seq, q.skipped)
-		} else {
-			q.release(slot, pos, seq, q.overwritten)
-		}
-	case diff < 0:
-		// The oldest message is still being written: wait for its producer
-		// (or, if it died, recover the slot).
-		spinPause(spinPausesPerTry)
-		q.noteMiss(true)
-	}
-}
-
-// stuck is what moved returns for a position that a sequence word says has
-// moved on but has not: possible only in a corrupted segment.
-const stuck = ^uint64(0)
-
-// moved reloads a position after a sequence word showed it has moved on.
-func moved(p *uint64, old uint64) uint64 {
-	if pos := atomic.LoadUint64(p); pos != old {
-		return pos
-	}
-	return stuck
-}
-
 func (q *Queue) String() string {
-	return fmt.Sprintf("shqueue(key=%#x, msg=%dB, cap=%d, pid=%d)", q.key, q.msgSize, q.capacity, os.Getpid())
+	return fmt.Sprintf("shqueue(key=%s, msg=%dB, cap=%d, pid=%d)", keyHex(q.key), q.msgSize, q.capacity, os.Getpid())
 }
 
 func isAlreadyExist(err error) bool { return err != nil && errors.Is(err, ErrAlreadyExist) }

@@ -5,101 +5,86 @@ package shqueue
 import (
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // Crash recovery. A process can die at any instruction. If it dies holding a
 // claim — a producer between its tail CAS and its publish, a consumer between
-// its head CAS and its release — every process behind that position waits
-// forever, unless someone finishes the claim for it. The waiter stuck behind
-// the claim does: after stallGrace it identifies the claimant (a consumer's
-// owner word in the slot, or the intent in the claimant's table entry), asks
-// the system whether that process still runs, and only if it does not,
-// settles the slot with a CAS on its sequence word:
+// its head CAS and its release, a shifter between its head CAS and its
+// publish — every process behind that position waits for ever, unless
+// someone finishes the claim for it. The waiter stuck behind the claim does:
+// it looks again after stallGrace, names the claimant from the claim records
+// (protocol.go: every claim is recorded in one of its handle's lanes before
+// it is made), asks the system whether that process still runs, and only if
+// none that could hold the claim does, settles the slot with a CAS on its
+// sequence word:
 //
-//   - a dead producer's slot becomes "published, abandoned": consumers pass
-//     over it without reading (counted Lost);
-//   - a dead consumer's slot is released for the next lap (the message it was
-//     reading is counted Lost).
+//   - a dead producer's (or shifter's) slot becomes "published, abandoned":
+//     consumers pass over it without reading (counted Lost);
+//   - a dead consumer's slot is released for the next lap (the message it
+//     was reading is counted Lost).
 //
-// A claimant on record that is alive is never overridden, however slow, so
-// no live process's message is torn or lost; the dead process's in-flight
-// message is the only loss.
+// A claimant that is alive is never overridden, however long it is stopped
+// or descheduled, so no live process's message is torn or lost; the dead
+// process's in-flight message is the only loss. A record whose CAS failed
+// names no claim once cleared; the instant between a failed CAS and the
+// clearing store is the one case where a live process can stand in for a dead
+// claimant, and it holds recovery up only until that process runs again.
 //
-// One case has no exact answer: goroutines sharing one handle share its
-// intent words, so a claim can go unrecorded when a sibling's intent
-// overwrote it (for a consumer, only until its owner-word store right after
-// the claim). Such a claim is settled only after unrecordedGrace, and only
-// while the table holds a dead process: otherwise every survivor behind it
-// would wait forever. The price is a residual risk: a live goroutine stalled
-// for those 5 s inside its claim, at a moment another process had died, would
-// have its slot settled under it and could then tear one message. One handle
-// per concurrently producing goroutine keeps every claim on record.
+// This file owns the stall watch, the claimant search and the two ways of
+// settling a slot. It reads the table through procs.go and the slot states
+// through protocol.go's encoding.
 
 const (
 	// stallGrace is how long a waiter watches one unfinished claim before it
 	// asks whether the claimant is alive (a running claimant finishes in
 	// microseconds), and then how often it asks again.
 	stallGrace = 2 * time.Millisecond
-	// missesPerCheck: a Try call that fails counts a miss; every so many
-	// misses it looks for a stalled claim, so a caller that only polls with
-	// Try still gets past a dead process.
-	missesPerCheck = 1024
-	// unrecordedGrace is how long a claim nobody is recorded for must stand
-	// before it is taken for a dead process's (see above).
-	unrecordedGrace = 5 * time.Second
 )
-
-func (q *Queue) noteMiss(consumer bool) {
-	if q.misses.Add(1)%missesPerCheck == 0 {
-		q.checkStall(consumer)
-	}
-}
 
 // checkStall looks for an unfinished claim that holds this side up: for a
 // consumer, the head position claimed by a producer but not published; for a
 // producer, the position one lap behind the tail claimed by a consumer but
-// not released. One that stays for stallGrace is handed to recovery.
-func (q *Queue) checkStall(consumer bool) {
+// not released. One that stays for stallGrace is handed to recovery. It
+// reports whether it is watching a stall that has not been settled, so a
+// sleeper can look again sooner than its usual slice.
+func (q *Queue) checkStall(consumer bool) bool {
 	var pos uint64
 	if consumer {
 		pos = atomic.LoadUint64(q.head)
-		if atomic.LoadUint64((*uint64)(q.slot(pos))) != freeSeq(pos) || atomic.LoadUint64(q.tail) <= pos {
-			return
+		if atomic.LoadUint64(q.tail) <= pos || atomic.LoadUint64(seqWord(q.slot(pos)))&^seqAbandoned == fullSeq(pos) {
+			return false
 		}
 	} else {
 		tail := atomic.LoadUint64(q.tail)
 		if tail < q.capacity {
-			return
+			return false
 		}
 		pos = tail - q.capacity
-		seq := atomic.LoadUint64((*uint64)(q.slot(pos)))
-		if seq&^seqAbandoned != fullSeq(pos) || atomic.LoadUint64(q.head) <= pos {
-			return
+		if atomic.LoadUint64(seqWord(q.slot(pos)))&^seqAbandoned != fullSeq(pos) || atomic.LoadUint64(q.head) <= pos {
+			return false
 		}
 	}
 	mark := pos<<1 | b2u(consumer)
 	now := time.Now().UnixNano()
 	if q.stallPos.Load() != mark {
 		q.stallPos.Store(mark)
-		q.stallFirst.Store(now)
 		q.stallLast.Store(now)
-		return
+		return true
 	}
 	if time.Duration(now-q.stallLast.Load()) < stallGrace {
-		return
+		return true
 	}
 	q.stallLast.Store(now)
-	stalled := time.Duration(now - q.stallFirst.Load())
 	var recovered bool
 	if consumer {
-		recovered = q.recoverProducerClaim(pos, stalled)
+		recovered = q.recoverProducerClaim(pos)
 	} else {
-		recovered = q.recoverConsumerClaim(pos, stalled)
+		recovered = q.recoverConsumerClaim(pos)
 	}
 	if recovered {
 		q.reclaimDead()
 	}
+	return !recovered
 }
 
 func b2u(b bool) uint64 {
@@ -109,124 +94,183 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// recoverProducerClaim abandons position pos if a dead producer holds it;
-// stalled is how long the claim has stood.
-func (q *Queue) recoverProducerClaim(pos uint64, stalled time.Duration) bool {
-	slot := q.slot(pos)
-	seqp := (*uint64)(slot)
-	if atomic.LoadUint64(seqp) != freeSeq(pos) || atomic.LoadUint64(q.tail) <= pos {
+// recoverProducerClaim abandons position pos if its producer (or a shifter
+// that took it) is dead.
+func (q *Queue) recoverProducerClaim(pos uint64) bool {
+	// tail first: once tail has passed pos, a slot still showing the
+	// previous lap's message can only be a shifter's (protocol.go).
+	if atomic.LoadUint64(q.tail) <= pos {
 		return false
 	}
-	if !q.claimantDead(slot, pos, false, stalled) {
+	seqp := seqWord(q.slot(pos))
+	seq := atomic.LoadUint64(seqp)
+	// A shifter's claim: the slot still shows the message it took to drop.
+	shifted := pos >= q.capacity && seq&^seqAbandoned == fullSeq(pos-q.capacity) && atomic.LoadUint64(q.head) > pos-q.capacity
+	if seq != freeSeq(pos) && !shifted {
 		return false
 	}
-	if !atomic.CompareAndSwapUint64(seqp, freeSeq(pos), fullSeq(pos)|seqAbandoned) {
+	if found, alive, _ := q.claimant(pos, false); !found || alive {
+		return false
+	}
+	if !atomic.CompareAndSwapUint64(seqp, seq, fullSeq(pos)|seqAbandoned) {
 		return false // published after all
 	}
 	atomic.AddUint64(q.lostEnq, 1)
-	if atomic.LoadUint32(q.emptySleepers) != 0 {
-		wakeAll(q.notEmpty)
-	}
+	q.wakeConsumers()
 	return true
 }
 
-// recoverConsumerClaim releases position pos if a dead consumer holds it;
-// stalled is how long the claim has stood.
-func (q *Queue) recoverConsumerClaim(pos uint64, stalled time.Duration) bool {
-	slot := q.slot(pos)
-	seqp := (*uint64)(slot)
-	seq := atomic.LoadUint64(seqp)
-	if seq&^seqAbandoned != fullSeq(pos) || atomic.LoadUint64(q.head) <= pos {
+// recoverConsumerClaim releases position pos if its consumer (or a shifter
+// that took it to drop it) is dead.
+func (q *Queue) recoverConsumerClaim(pos uint64) bool {
+	if atomic.LoadUint64(q.head) <= pos {
 		return false
 	}
-	if !q.claimantDead(slot, pos, true, stalled) {
+	seqp := seqWord(q.slot(pos))
+	seq := atomic.LoadUint64(seqp)
+	if seq&^seqAbandoned != fullSeq(pos) {
+		return false // released
+	}
+	found, alive, shifter := q.claimant(pos, true)
+	if !found || alive {
 		return false
 	}
 	if !atomic.CompareAndSwapUint64(seqp, seq, freeSeq(pos+q.capacity)) {
 		return false
 	}
-	if seq&seqAbandoned != 0 {
+	switch {
+	case shifter:
+		// The shifter counted its drop when it claimed; its own message
+		// never took a position.
+	case seq&seqAbandoned != 0:
 		atomic.AddUint64(q.skipped, 1) // already counted lost with its producer
-	} else {
+	default:
 		atomic.AddUint64(q.lostDeq, 1)
 	}
-	if atomic.LoadUint32(q.fullSleepers) != 0 {
-		wakeAll(q.notFull)
+	q.wakeProducers()
+	return true
+}
+
+// claimant looks for the records of a claim on pos, as a consumer (recDeq|pos,
+// or a shifter that dropped it: recShift|recDropped|pos+capacity) or as a
+// producer (recEnq|pos, or a shifter's recShift|pos with or without
+// recDropped). found says whether any record names it; alive whether a
+// process behind one of them still runs; shifter whether a dead consumer-side
+// claimant was a shifter.
+func (q *Queue) claimant(pos uint64, consumer bool) (found, alive, shifter bool) {
+	a, b, c := recEnq|pos, recShift|pos, recShift|recDropped|pos
+	if consumer {
+		a, b, c = recDeq|pos, recShift|recDropped|(pos+q.capacity), recShift|recDropped|(pos+q.capacity)
+	}
+	for i := 0; i < procEntries; i++ {
+		e := q.entry(i)
+		if e.pid() == 0 {
+			continue
+		}
+		for l := 0; l < procLanes; l++ {
+			r := atomic.LoadUint64(e.lane(l))
+			if r != a && r != b && r != c {
+				continue
+			}
+			if processAlive(e.pid(), e.start()) {
+				return true, true, false
+			}
+			found, shifter = true, shifter || r != a
+		}
+	}
+	return found, false, shifter
+}
+
+// recoverPendingShift finishes the shift of a dead shifter that claimed the
+// tail of a full queue (tail == head+capacity+1) but died before it took the
+// oldest message from head, so that other shifters, which wait for head to
+// move, do not wait for ever when no consumer comes. It drops the oldest
+// message on the dead shifter's behalf, as that shifter would have, and
+// publishes the shifter's position empty (its message is lost).
+func (q *Queue) recoverPendingShift() bool {
+	head := atomic.LoadUint64(q.head)
+	tail := atomic.LoadUint64(q.tail)
+	if tail != head+q.capacity+1 {
+		return false
+	}
+	pos := tail - 1
+	seqp := seqWord(q.slot(pos))
+	seq := atomic.LoadUint64(seqp)
+	if seq&^seqAbandoned != fullSeq(head) {
+		return false
+	}
+	if found, alive, _ := q.claimant(pos, false); !found || alive {
+		return false
+	}
+	if !atomic.CompareAndSwapUint64(q.head, head, head+1) {
+		return false // a consumer took it: the ordinary recovery follows
+	}
+	if seq&seqAbandoned != 0 {
+		atomic.AddUint64(q.skipped, 1)
+	} else {
+		atomic.AddUint64(q.overwritten, 1)
+	}
+	if atomic.CompareAndSwapUint64(seqp, seq, fullSeq(pos)|seqAbandoned) {
+		atomic.AddUint64(q.lostEnq, 1)
+		q.wakeConsumers()
 	}
 	return true
 }
 
-// claimantDead reports whether the claim on pos was made by a process that
-// is gone: one on record and dead, or, with no record at all, one that has
-// stood for unrecordedGrace while a dead process is in the table.
-func (q *Queue) claimantDead(slot unsafe.Pointer, pos uint64, consumer bool, stalled time.Duration) bool {
-	known, alive := q.claimant(slot, pos, consumer)
-	if known {
-		return !alive
-	}
-	return stalled >= unrecordedGrace && q.deadAttached()
+// shiftWatch follows an EnqueueShift that makes no progress.
+type shiftWatch struct {
+	head, tail uint64
+	since      time.Time
 }
 
-// deadAttached reports whether the table holds an entry of a dead process.
-func (q *Queue) deadAttached() bool {
-	for i := 0; i < procEntries; i++ {
-		e := q.entry(i)
-		if pid := e.pid(); pid != 0 && !processAlive(pid, e.start()) {
-			return true
-		}
-	}
-	return false
-}
+// Limits after which EnqueueShift calls a segment corrupt when head and tail
+// stand still: in a state no operation produces, or in a legitimate wait
+// whose claimant no record names. Hostile-segment tests shorten
+// shiftUnknownAfter so each call returns fast.
+const shiftCorruptAfter = 10 * time.Millisecond
 
-// claimant finds who holds the claim on pos (as a consumer or a producer) and
-// whether that process is alive. known is false when no record names a
-// claimant.
-func (q *Queue) claimant(slot unsafe.Pointer, pos uint64, consumer bool) (known, alive bool) {
-	owner := atomic.LoadUint64(u64At(slot, offSlotOwner))
-	idx := int(owner>>ownerEntryShift) - 1
-	if idx >= 0 && idx < procEntries && owner&ownerPosMask == pos&ownerPosMask && (owner&ownerConsumer != 0) == consumer {
-		e := q.entry(idx)
-		return true, processAlive(e.pid(), e.start())
-	}
-	// The claimant has not written the owner word (or died before it did):
-	// its intent names it.
-	for i := 0; i < procEntries; i++ {
-		e := q.entry(i)
-		pid := e.pid()
-		if pid == 0 {
-			continue
-		}
-		intent := e.enqIntent()
-		if consumer {
-			intent = e.deqIntent()
-		}
-		if atomic.LoadUint64(intent) != pos+1 {
-			continue
-		}
-		if processAlive(pid, e.start()) {
-			return true, true
-		}
-		known = true
-	}
-	return known, false
-}
+var shiftUnknownAfter = 30 * time.Second
 
-// enqSettled reports whether a producer intent no longer matters: the claim
-// never happened, or its slot has been published or abandoned since.
-func (q *Queue) enqSettled(intent uint64) bool {
-	if intent == 0 {
-		return true
+// checkShift tells a slow process from a corrupt segment for EnqueueShift,
+// which has no error to return. A full queue legitimately cannot make room
+// while the head slot is claimed by a producer that has not published (or by
+// another shifter), or while the tail slot is still held by the consumer of
+// the previous lap. Either claimant is on record; if it dies, recovery
+// settles the slot. Anything else that stands still is corruption, returned
+// as an error wrapping ErrCorrupt.
+func (q *Queue) checkShift(w *shiftWatch) error {
+	head := atomic.LoadUint64(q.head)
+	tail := atomic.LoadUint64(q.tail)
+	headSeq := atomic.LoadUint64(seqWord(q.slot(head)))
+	tailSeq := atomic.LoadUint64(seqWord(q.slot(tail)))
+	legit, claimed, consumer := false, uint64(0), false
+	switch {
+	case tail >= maxPos || head > tail || tail-head > q.capacity+1:
+		// Positions no sequence of operations produces.
+	case tail == head+q.capacity+1:
+		// A shifter claimed the tail and has not taken the oldest message.
+		legit, claimed = true, tail-1
+	case tail == head+q.capacity && (headSeq == freeSeq(head) || head >= q.capacity && headSeq&^seqAbandoned == fullSeq(head-q.capacity)):
+		legit, claimed = true, head
+	case tail >= q.capacity && head > tail-q.capacity && tailSeq&^seqAbandoned == fullSeq(tail-q.capacity):
+		legit, claimed, consumer = true, tail-q.capacity, true
 	}
-	pos := intent - 1
-	return atomic.LoadUint64(q.tail) <= pos || atomic.LoadUint64((*uint64)(q.slot(pos))) != freeSeq(pos)
-}
-
-// deqSettled is enqSettled for a consumer intent: the claim never happened or
-// its slot has been released.
-func (q *Queue) deqSettled(intent uint64) bool {
-	if intent == 0 {
-		return true
+	if legit {
+		if found, _, _ := q.claimant(claimed, consumer); found {
+			w.since = time.Time{}
+			return nil
+		}
 	}
-	pos := intent - 1
-	return atomic.LoadUint64(q.head) <= pos || atomic.LoadUint64((*uint64)(q.slot(pos)))&^seqAbandoned != fullSeq(pos)
+	if w.since.IsZero() || head != w.head || tail != w.tail {
+		w.head, w.tail, w.since = head, tail, time.Now()
+		return nil
+	}
+	limit := shiftCorruptAfter
+	if legit {
+		limit = shiftUnknownAfter
+	}
+	if time.Since(w.since) > limit {
+		return keyErr("enqueue", q.key, ErrCorrupt, "head %d, tail %d, head slot sequence %#x, tail slot sequence %#x: no progress possible", head, tail, headSeq, tailSeq)
+	}
+	return nil
 }

@@ -18,13 +18,15 @@ type segment struct {
 
 // segInfo is what IPC_STAT tells about a segment.
 type segInfo struct {
-	size    int
-	nattach int
-	mode    uint32
-	uid     uint32
-	cpid    int32
-	atime   int64 // last attach, Unix seconds (0 where the system does not say)
-	ctime   int64 // last change, Unix seconds (0 where the system does not say)
+	size     int
+	nattach  int
+	mode     uint32
+	uid      uint32
+	cpid     int32
+	key      int   // the key the kernel holds for it (0 once marked for removal)
+	keyKnown bool  // whether the system says (Linux does, Darwin does not)
+	atime    int64 // last attach, Unix seconds (0 where the system does not say)
+	ctime    int64 // last change, Unix seconds (0 where the system does not say)
 }
 
 // shmCreateExcl creates a new segment for key, failing with ErrAlreadyExist if
@@ -60,6 +62,7 @@ func shmStat(key, id int) (segInfo, error) {
 		cpid:    int32(d.Cpid),
 	}
 	info.atime, info.ctime = descTimes(&d)
+	info.key, info.keyKnown = descKey(&d)
 	return info, nil
 }
 

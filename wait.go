@@ -32,23 +32,47 @@ const (
 )
 
 // sleepSlice bounds one futex sleep: a sleeper wakes this often to look for a
-// claim that a dead process left behind (no one else would wake it). Tests
+// claim that a dead process left behind (no one else would wake it). With
+// recovery's stallGrace after the first look, a survivor asleep behind a dead
+// claimant resumes within about sleepSlice+stallGrace; waking 100 times a
+// second costs an idle waiter well under 1% of a core (TestIdleCost). Tests
 // that prove no wake-up is ever lost raise it so a lost one hangs visibly.
-var sleepSlice = 100 * time.Millisecond
+var sleepSlice = 10 * time.Millisecond
 
-// block waits until try succeeds or ctx is done. consumer says which side is
-// waiting: consumers wait for a publish, producers for a release.
-func (q *Queue) block(ctx context.Context, consumer bool, try func() bool) error {
+// Waiting rounds between the checks a spinning waiter makes: the context
+// every 64 attempts (a select costs tens of nanoseconds, an attempt a few),
+// and the stalled claim every 64*64 attempts (tens of microseconds, well
+// under stallGrace).
+const (
+	triesPerCtxCheck   = 64
+	triesPerStallCheck = 64 * 64
+)
+
+// block waits until the operation succeeds or ctx is done. consumer says
+// which side is waiting: consumers wait for a publish into buf, producers for
+// a release to publish buf. The call counts itself in waiters while it is
+// inside, so Close waits for it to leave; it touches the segment only after
+// seeing the handle open.
+func (q *Queue) block(ctx context.Context, consumer bool, buf []byte) error {
+	q.waiters.Add(1)
+	defer q.waiters.Add(-1)
+	op := "enqueue"
+	if consumer {
+		op = "dequeue"
+	}
+	if q.closed.Load() {
+		return keyErr(op, q.key, ErrClosed, "")
+	}
 	done := ctx.Done()
 	start := time.Now()
 	for i := 1; ; i++ {
 		if i > hotSpins && q.wait != BusySpin {
 			spinPause(spinPausesPerTry)
 		}
-		if try() {
-			return nil
+		if r := q.attempt(consumer, buf); r != opNotReady {
+			return q.blockResult(op, r)
 		}
-		if i%64 != 0 {
+		if i%triesPerCtxCheck != 0 {
 			continue
 		}
 		if done != nil {
@@ -58,7 +82,7 @@ func (q *Queue) block(ctx context.Context, consumer bool, try func() bool) error
 			default:
 			}
 		}
-		if i%(64*64) == 0 {
+		if i%triesPerStallCheck == 0 {
 			q.checkStall(consumer)
 		}
 		if q.wait != BusySpin && time.Since(start) > spinBudget {
@@ -67,66 +91,91 @@ func (q *Queue) block(ctx context.Context, consumer bool, try func() bool) error
 	}
 	for time.Since(start) < spinBudget+yieldBudget {
 		runtime.Gosched()
-		if try() {
-			return nil
+		if r := q.attempt(consumer, buf); r != opNotReady {
+			return q.blockResult(op, r)
 		}
 		if err := ctxDone(ctx); err != nil {
 			return err
 		}
 	}
-	for {
-		q.checkStall(consumer)
-		if ok, err := q.sleep(ctx, consumer, try); ok || err != nil {
-			return err
-		}
+	r, err := q.sleep(ctx, consumer, buf)
+	if err != nil {
+		return err
 	}
+	return q.blockResult(op, r)
 }
 
-// sleep registers as a sleeper, tries once more, and sleeps until woken, ctx
-// is done or sleepSlice passes. Registering before the last try is what makes
-// wake-ups impossible to lose: a waker publishes and then reads the sleeper
-// count, a sleeper counts itself and then tries, and with a full barrier
-// between the two steps on both sides at least one of them sees the other.
-// The sleeper's barrier is sleeperBarrier, which also stands in for the
-// wakers' (fence_linux.go).
-func (q *Queue) sleep(ctx context.Context, consumer bool, try func() bool) (bool, error) {
-	word, total, mine := q.notFull, q.fullSleepers, q.me.u32(offProcFullSlp)
+// attempt makes one quick attempt at a blocking call's operation.
+func (q *Queue) attempt(consumer bool, buf []byte) opResult {
 	if consumer {
-		word, total, mine = q.notEmpty, q.emptySleepers, q.me.u32(offProcEmptySlp)
+		return q.dequeue(buf, false)
+	}
+	return q.enqueue(buf, false)
+}
+
+func (q *Queue) blockResult(op string, r opResult) error {
+	if r == opClosed {
+		return keyErr(op, q.key, ErrClosed, "")
+	}
+	return nil
+}
+
+// sleep registers as a sleeper and then, until the operation succeeds, ctx
+// is done or the handle is closed, tries again and sleeps on the futex word
+// until woken or a slice passes. Registering before the first try is what
+// makes wake-ups impossible to lose: a waker publishes and then reads the
+// sleeper count, a sleeper counts itself and then tries, and with a full
+// barrier between the two steps on both sides at least one of them sees the
+// other. The sleeper's barrier is sleeperBarrier, which also stands in for
+// the wakers' (fence_linux.go). It stays registered across slices, so a
+// slice that ends without a wake costs a look for a stalled claim, one try
+// and the futex call: no barrier, no registration (TestIdleCost).
+func (q *Queue) sleep(ctx context.Context, consumer bool, buf []byte) (opResult, error) {
+	word, total, mine := q.notFull, q.fullSleepers, q.selfEntry.fullSleepers()
+	if consumer {
+		word, total, mine = q.notEmpty, q.emptySleepers, q.selfEntry.emptySleepers()
 	}
 	atomic.AddUint32(mine, 1)
 	atomic.AddUint32(total, 1)
+	defer func() {
+		atomic.AddUint32(total, ^uint32(0))
+		atomic.AddUint32(mine, ^uint32(0))
+	}()
 	sleeperBarrier()
-	seen := atomic.LoadUint32(word)
-	ok := try()
-	var err error
-	if !ok {
-		if err = ctxDone(ctx); err == nil {
-			timeout := sleepSlice
-			if deadline, has := ctx.Deadline(); has {
-				timeout = min(timeout, time.Until(deadline))
+	if ctx.Done() != nil {
+		// A cancelled context wakes this sleeper at once rather than at
+		// the end of a slice. If the wake has started, wait for it to
+		// finish: the handle may be closed next, and the word must not be
+		// touched after that.
+		woken := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			wakeAll(word)
+			close(woken)
+		})
+		defer func() {
+			if !stop() {
+				<-woken
 			}
-			if ctx.Done() != nil {
-				// A cancelled context wakes this sleeper at once rather
-				// than at the end of the slice. If the wake has started,
-				// wait for it to finish: the handle may be closed next,
-				// and the word must not be touched after that.
-				woken := make(chan struct{})
-				stop := context.AfterFunc(ctx, func() {
-					wakeAll(word)
-					close(woken)
-				})
-				futexWait(word, seen, timeout)
-				if !stop() {
-					<-woken
-				}
-			} else {
-				futexWait(word, seen, timeout)
-			}
-			err = ctxDone(ctx)
-		}
+		}()
 	}
-	atomic.AddUint32(total, ^uint32(0))
-	atomic.AddUint32(mine, ^uint32(0))
-	return ok, err
+	for {
+		seen := atomic.LoadUint32(word)
+		if r := q.attempt(consumer, buf); r != opNotReady {
+			return r, nil
+		}
+		if q.closed.Load() {
+			return opClosed, nil
+		}
+		if err := ctxDone(ctx); err != nil {
+			return opNotReady, err
+		}
+		timeout := sleepSlice
+		if q.checkStall(consumer) {
+			timeout = stallGrace // watching a claim: look again sooner
+		}
+		if deadline, has := ctx.Deadline(); has {
+			timeout = min(timeout, time.Until(deadline))
+		}
+		futexWait(word, seen, timeout)
+	}
 }

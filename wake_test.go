@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/shqueue/shqueue/internal/bench"
 )
 
 func init() {
@@ -28,14 +28,14 @@ func init() {
 			return 1
 		}
 		defer q.Close()
-		before := cpuTime()
+		before := bench.ProcessCPU()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(millis)*time.Millisecond)
 		defer cancel()
 		if err := q.DequeueBlock(ctx, make([]byte, q.MsgSize())); err != context.DeadlineExceeded {
 			fmt.Fprintln(os.Stderr, "DequeueBlock:", err)
 			return 1
 		}
-		fmt.Println((cpuTime() - before).Microseconds())
+		fmt.Println((bench.ProcessCPU() - before).Microseconds())
 		return 0
 	})
 	// waker KEY ID COUNT: produce COUNT messages in bursts with pauses long
@@ -123,12 +123,6 @@ func init() {
 // a lost wake-up then hangs the test instead of being covered by the periodic
 // re-check.
 func noTimedSleeps() { sleepSlice = time.Hour }
-
-func cpuTime() time.Duration {
-	var ru unix.Rusage
-	unix.Getrusage(unix.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // TestIdleCost: a consumer blocked on an empty queue for 2 s with Adaptive
 // uses a small fraction of a core; with BusySpin it keeps the core.

@@ -31,7 +31,7 @@ func plotSVG(rep *report) []byte {
 	series := map[int][]*result{}
 	var names []string
 	for _, r := range rep.Results {
-		if r.hist == nil || r.hist.TotalCount() == 0 {
+		if r.hist == nil || r.hist.Count() == 0 {
 			continue
 		}
 		if !slices.Contains(names, r.Transport) {
@@ -94,7 +94,7 @@ func drawPanel(b *bytes.Buffer, ox, oy float64, w, h, ml, mr, mt, mb int, title 
 	maxNines := 2.0
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, r := range rs {
-		n := float64(r.hist.TotalCount())
+		n := float64(r.hist.Count())
 		maxNines = max(maxNines, math.Ceil(math.Log10(n)-1e-9))
 		lo = min(lo, float64(max(1, r.hist.Min())))
 		hi = max(hi, float64(r.hist.Max()))
@@ -142,12 +142,12 @@ func drawPanel(b *bytes.Buffer, ox, oy float64, w, h, ml, mr, mt, mb int, title 
 	// the last resolvable percentile, then the maximum.
 	for _, r := range rs {
 		col, dash := transportStyle(r.Transport, names)
-		n := float64(r.hist.TotalCount())
+		n := float64(r.hist.Count())
 		last := math.Log10(n)
 		var pts []string
 		for x := 0.0; x < last; x += 0.02 {
 			q := 100 * (1 - math.Pow(10, -x))
-			v := float64(r.hist.ValueAtQuantile(q))
+			v := float64(r.hist.Percentile(q))
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", sx(x), sy(v)))
 		}
 		pts = append(pts, fmt.Sprintf("%.1f,%.1f", sx(last), sy(float64(r.hist.Max()))))

@@ -33,6 +33,11 @@ func init() {
 	}
 }
 
+// createAttempts bounds createQueue's retries: each lost race means another
+// process created a queue in between, and ten in a row mean something else
+// is wrong.
+const createAttempts = 10
+
 // createQueue makes a queue under a free key, retrying when another process
 // takes the key between FindFreeKey and Create.
 func createQueue(size, capacity int) (*shqueue.Queue, error) {
@@ -42,7 +47,7 @@ func createQueue(size, capacity int) (*shqueue.Queue, error) {
 			return nil, err
 		}
 		q, err := shqueue.Create(key, uint32(size/8), uint32(capacity))
-		if errors.Is(err, shqueue.ErrAlreadyExist) && attempt < 10 {
+		if errors.Is(err, shqueue.ErrAlreadyExist) && attempt < createAttempts {
 			continue
 		}
 		return q, err
@@ -87,6 +92,9 @@ type shqueueEndpoint struct {
 	sendQ, recvQ *shqueue.Queue
 	out, in      []byte
 	ctx          context.Context
+	// recvFrom, when set, makes this side receive through WaitAny over
+	// these queues, recvQ among them (bench_waitany.go).
+	recvFrom []*shqueue.Queue
 }
 
 func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStrategy) (endpoint, error) {
@@ -119,20 +127,22 @@ func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStra
 func (e *shqueueEndpoint) sendBuf() []byte { return e.out }
 func (e *shqueueEndpoint) recvBuf() []byte { return e.in }
 func (e *shqueueEndpoint) send() error     { return e.sendQ.EnqueueBlock(e.ctx, e.out) }
-func (e *shqueueEndpoint) recv() error     { return e.recvQ.DequeueBlock(e.ctx, e.in) }
+func (e *shqueueEndpoint) recv() error {
+	if e.recvFrom != nil {
+		return e.recvWithin(e.ctx)
+	}
+	return e.recvQ.DequeueBlock(e.ctx, e.in)
+}
 
 func (e *shqueueEndpoint) close() error {
 	err := e.sendQ.Close()
 	if err2 := e.recvQ.Close(); err == nil {
 		err = err2
 	}
+	for _, q := range e.recvFrom {
+		if q != e.recvQ {
+			q.Close()
+		}
+	}
 	return err
-}
-
-// libraryCopyVariant reports a copy variant forced through the library's
-// SHQUEUE_CPU environment variable; the automatic choice is internal to the
-// library (it does not export it), so the caller falls back to listing the
-// CPU features it chooses from.
-func libraryCopyVariant() string {
-	return shqueue.CopyPlan()
 }

@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"text/tabwriter"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/shqueue/shqueue"
-	"golang.org/x/sys/unix"
+	"github.com/shqueue/shqueue/internal/bench"
 )
 
 // The cost of waiting, per shqueue wait strategy: how long a consumer that
@@ -132,8 +128,8 @@ func runWake(ctx context.Context, cfg *benchConfig, rep *report, stderr io.Write
 		if !cfg.quiet && !tty {
 			fmt.Fprintln(stderr, label)
 		}
-		out, err := runChildren(ctx, cfg, s.t, sc, roles, n, warmup, label, tty,
-			"-pause", fmt.Sprint(int64(pause)))
+		out, err := runChildren(ctx, cfg, childRun{t: s.t, sc: sc, roles: roles, n: n, warmup: warmup,
+			label: label, tty: tty, extra: []string{"-pause", fmt.Sprint(int64(pause))}})
 		if err != nil {
 			return err
 		}
@@ -152,22 +148,14 @@ func runWake(ctx context.Context, cfg *benchConfig, rep *report, stderr io.Write
 		if cr.Hist == nil {
 			return fmt.Errorf("%s: no histogram in the result", label)
 		}
-		h := hdrhistogram.Import(cr.Hist)
+		h := bench.Import(cr.Hist)
 		s.r.Wakeup = &wakeupResult{
-			WakeUps: h.TotalCount(), Warmup: warmup, PauseNs: int64(pause), Asleep: cr.Asleep,
-			P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90), P99: h.ValueAtQuantile(99),
-			P999: h.ValueAtQuantile(99.9), Max: h.Max(), Mean: h.Mean(), Allocs: cr.Allocs,
+			WakeUps: h.Count(), Warmup: warmup, PauseNs: int64(pause), Asleep: cr.Asleep,
+			P50: h.Percentile(50), P90: h.Percentile(90), P99: h.Percentile(99),
+			P999: h.Percentile(99.9), Max: h.Max(), Mean: h.Mean(), Allocs: cr.Allocs,
 		}
 	}
 	return nil
-}
-
-func decodeChildResult(out []byte, label string) (*childResult, error) {
-	var cr childResult
-	if err := json.Unmarshal(out, &cr); err != nil {
-		return nil, fmt.Errorf("%s: reading the measuring process's result: %w", label, err)
-	}
-	return &cr, nil
 }
 
 // writeWakeTable prints the wake section.
@@ -176,7 +164,7 @@ func writeWakeTable(w io.Writer, rep *report) error {
 		return nil
 	}
 	fmt.Fprintf(w, "\nWaking from sleep and idle cost, %s messages, ns unless marked\n", sizeString(wakeSize))
-	fmt.Fprintf(w, "wake-up = send -> DequeueBlock returns in a consumer blocked on an empty queue for the pause\n")
+	fmt.Fprintf(w, "wake-up = send -> DequeueBlock returns in a consumer blocked on an empty queue for the pause (%s: WaitAny over %d queues, then DequeueTry)\n", waitAnyTransport, waitAnyQueues)
 	fmt.Fprintf(w, "asleep = wake-ups that found the consumer asleep on the futex; idle CPU = a blocked consumer's process, %% of one core\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "transport \twait \tpause\twake-ups\tasleep\tp50\tp90\tp99\tp99.9\tmax\tallocs\tidle\tidle CPU\t")
@@ -205,140 +193,4 @@ func writeWakeTable(w io.Writer, rep *report) error {
 		}
 	}
 	return nil
-}
-
-// monoClock reads CLOCK_MONOTONIC, which every process on the host shares:
-// mono (time.Since) is relative to this process's start and cannot time a
-// message between two processes. clock_gettime through x/sys/unix is a
-// system call, not the vDSO: it adds about one system call (a few hundred
-// nanoseconds under a hypervisor) to every wake-up figure, small against a
-// futex wake-up, not against a spinning consumer's hand-off.
-func monoClock() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
-
-// processCPU is the CPU time, user and system, of all this process's threads.
-func processCPU() int64 {
-	var ru unix.Rusage
-	unix.Getrusage(unix.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
-
-// stampWake makes buf message seq carrying the send time and the asleep
-// flag, with the checksum recomputed over the whole message (the format's
-// incremental stamp covers only the sequence words).
-func (h *harness) stampWake(buf []byte, seq uint64, sent int64, asleep bool) {
-	h.f.stamp(buf, seq)
-	binary.LittleEndian.PutUint64(buf[8*sentWord:], uint64(sent))
-	flag := uint64(0)
-	if asleep {
-		flag = 1
-	}
-	binary.LittleEndian.PutUint64(buf[8*asleepWord:], flag)
-	// The checksum is linear in word 1 with coefficient coefSum, and check
-	// wants checksum(buf) - stored*coefSum == stored: the checksum of the
-	// message with word 1 zero.
-	binary.LittleEndian.PutUint64(buf[8*sumWord:], 0)
-	binary.LittleEndian.PutUint64(buf[8*sumWord:], checksum(buf))
-}
-
-// wakeConsumer (side 0) receives warmup+n wake-up messages, each after the
-// sender's pause, records receive time - send time for the last n and
-// acknowledges every one, so the sender's pause starts only once this side
-// is back in DequeueBlock.
-func (h *harness) wakeConsumer() (*childResult, error) {
-	total := h.cfg.warmup + h.cfg.n
-	out, in := h.ep.sendBuf(), h.ep.recvBuf()
-	hist := newLatencyHistogram()
-	hist.Reset() // fault the pages in before the loop
-	var allocs uint64
-	var asleep int64
-	if h.cfg.warmup == 0 {
-		allocs = mallocs()
-	}
-	for k := 1; k <= total; k++ {
-		seq := uint64(k)
-		if err := h.ep.recv(); err != nil {
-			return nil, err
-		}
-		now := monoClock()
-		if !h.f.check(in, seq) {
-			return nil, h.badMessage(in, seq)
-		}
-		if k > h.cfg.warmup {
-			if err := hist.RecordValue(max(now-int64(binary.LittleEndian.Uint64(in[8*sentWord:])), histMin)); err != nil {
-				return nil, err
-			}
-			asleep += int64(binary.LittleEndian.Uint64(in[8*asleepWord:]))
-		}
-		if k == h.cfg.warmup {
-			allocs = mallocs()
-		}
-		h.f.stamp(out, seq)
-		if err := h.ep.send(); err != nil {
-			return nil, err
-		}
-		if h.prog != nil && k&63 == 0 {
-			h.prog.update(mono(), k, total)
-		}
-	}
-	allocs = mallocs() - allocs
-	return &childResult{Hist: hist.Export(), Count: hist.TotalCount(), Allocs: allocs, Asleep: asleep}, nil
-}
-
-// wakeSender (side 1) pauses, sends a message stamped with the time, and
-// waits for its acknowledgement, warmup+n times.
-func (h *harness) wakeSender() error {
-	total := h.cfg.warmup + h.cfg.n
-	out, in := h.ep.sendBuf(), h.ep.recvBuf()
-	se, ok := h.ep.(*shqueueEndpoint)
-	if !ok {
-		return errors.New("the wake-up measurement needs a shqueue transport")
-	}
-	key := se.sendQ.Key()
-	for k := 1; k <= total; k++ {
-		seq := uint64(k)
-		time.Sleep(time.Duration(h.cfg.pause))
-		// Inspect attaches the segment read-only and reads the sleeper
-		// count, before the send time is taken. Leaving it out changed
-		// neither strategy's p50 beyond the run-to-run noise.
-		info, err := shqueue.Inspect(key)
-		if err != nil {
-			return err
-		}
-		h.stampWake(out, seq, monoClock(), info.SleepingConsumers > 0)
-		if seq == h.fault {
-			out[len(out)/2] ^= 0x10
-		}
-		if err := h.ep.send(); err != nil {
-			return err
-		}
-		if err := h.ep.recv(); err != nil {
-			return err
-		}
-		if !h.f.check(in, seq) {
-			return h.badMessage(in, seq)
-		}
-	}
-	return nil
-}
-
-// idleWaiter (side 0) blocks on the empty queue for the pause and reports
-// its process's CPU time over that span.
-func (h *harness) idleWaiter() (*childResult, error) {
-	se, ok := h.ep.(*shqueueEndpoint)
-	if !ok {
-		return nil, errors.New("the idle measurement needs a shqueue transport")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(h.cfg.pause))
-	defer cancel()
-	cpu0, wall0 := processCPU(), monoClock()
-	err := se.recvQ.DequeueBlock(ctx, se.in)
-	cpu, wall := processCPU()-cpu0, monoClock()-wall0
-	if !errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("DequeueBlock on an empty queue: %v, want the deadline", err)
-	}
-	return &childResult{ElapsedNs: wall, CPUNs: cpu}, nil
 }

@@ -1,18 +1,69 @@
-// Command shqueue inspects, creates and measures shqueue queues.
+// Command shqueue looks after shqueue queues on a host: it lists them, shows
+// one in full, follows its counters, dumps its next messages without taking
+// them, creates and removes queues, and measures shqueue against the kernel's
+// transports.
+//
+// Usage:
 //
 //	shqueue <command> [flags] [args]
 //
-// Each command lives in its own file and plugs itself in from an init function
-// with register, so adding one never touches this file:
+// The commands:
+//
+//	ls       list the queues on this host: shape, length, processes, name, status
+//	stat     show one queue in full: geometry, counters, attached processes
+//	watch    show a queue's counters as rates, every second until interrupted
+//	peek     dump the next messages of a queue without dequeuing them
+//	create   create a queue and leave it for programs to open
+//	rm       remove queues by key or name, or every stale one (-stale)
+//	bench    measure latency and throughput against Unix sockets, pipes and SysV message queues
+//	version  print the tool's and the library's versions and build settings
+//
+// A queue is named by its System V key, in decimal or hex as ipcs(1) prints
+// it (0x5eed0001; a negative key in two's complement), or by name as programs
+// meet it: name:orders is the key shqueue.KeyFromName("orders") gives, and
+// commands check that the queue there carries that name.
+//
+// Looking changes nothing: ls, stat, watch and peek map the segment
+// read-only. Nothing that holds messages is removed without being asked:
+//
+//	shqueue create name:orders -words 8 -cap 1024   # fails if a leftover holds messages; -replace replaces it
+//	shqueue rm -stale -n                            # what -stale would remove: orphaned, empty queues
+//	shqueue rm -stale                               # remove them
+//	shqueue rm -stale -force                        # every queue nobody has attached, messages and all
+//	shqueue rm name:orders                          # this one, whatever it holds
+//
+// A queue's status says who uses it: in use (attached, or a live process in
+// its table), idle (nobody attached, every handle closed) or orphaned
+// (nobody attached, only dead processes in its table), and for the last two
+// whether it holds messages. A half-created segment (its creator was killed
+// before it finished the header) shows as such; rm removes it.
+//
+// Every command prints its flags with -h, on standard output. The read-only
+// commands print JSON with -json.
+//
+// Exit status: 0 success (and -h); 1 failure; 2 usage error; 3 no queue at
+// the key; 4 permission denied.
+package main
+
+// How the tool is built: each command lives in its own file (ls.go, stat.go,
+// bench.go, ...) and plugs itself in from an init function with register, so
+// adding one never touches this file:
 //
 //	func init() { register("ls", "list queues", runLs) }
 //
 // A command receives the arguments after its name and parses them with its own
-// flag.FlagSet (use newFlagSet so -h and usage errors behave the same way in
-// every command). Returning an error prints "shqueue <command>: <error>" and
-// exits with status 1; a usageError (or an error from flag parsing) exits
-// with status 2; flag.ErrHelp exits with status 0.
-package main
+// flag.FlagSet (use newFlagSet and parseFlags so -h and usage errors behave
+// the same way in every command). It never exits the process: it returns an
+// error, and main turns the error into the exit status:
+//
+//	0  success, or -h (flag.ErrHelp)
+//	1  any other error, printed as "shqueue <command>: <error>"
+//	2  a usage error (usagef) or a flag the flag package refused
+//	3  no segment for the key (a queue command's shqueue.ErrNotExist)
+//	4  permission denied (a queue command's shqueue.ErrNoAccess)
+//
+// A command that wants a status other than 1 for an error returns an
+// exitError carrying it (see queueCommand for 3 and 4).
 
 import (
 	"errors"
@@ -22,6 +73,15 @@ import (
 	"os"
 	"sort"
 	"strings"
+)
+
+// The exit statuses, for scripts.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitNotFound = 3
+	exitNoAccess = 4
 )
 
 // A command is one subcommand of the tool.
@@ -46,7 +106,7 @@ func register(name, summary string, run func(args []string) error) {
 	commands[name] = &command{name: name, summary: summary, run: run}
 }
 
-// usageError marks an error in how the tool was called (exit status 2).
+// usageError marks an error in how the tool was called (exitUsage).
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
@@ -55,21 +115,14 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
 }
 
-// newFlagSet returns a flag set for a subcommand that reports errors instead
-// of exiting, with a usage line naming the command.
-func newFlagSet(name, argsUsage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("shqueue "+name, flag.ContinueOnError)
-	fs.Usage = func() {
-		w := fs.Output()
-		fmt.Fprintf(w, "usage: shqueue %s [flags] %s\n", name, argsUsage)
-		if c := commands[name]; c != nil && c.summary != "" {
-			fmt.Fprintf(w, "\n%s\n", c.summary)
-		}
-		fmt.Fprintf(w, "\nflags:\n")
-		fs.PrintDefaults()
-	}
-	return fs
+// exitError carries an error together with the exit status it stands for.
+type exitError struct {
+	status int
+	err    error
 }
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage: shqueue <command> [flags] [args]\n\ncommands:\n")
@@ -97,7 +150,7 @@ func main() {
 func dispatch(args []string, stderr io.Writer) int {
 	if len(args) == 0 {
 		printUsage(stderr)
-		return 2
+		return exitUsage
 	}
 	name := args[0]
 	switch name {
@@ -108,55 +161,37 @@ func dispatch(args []string, stderr io.Writer) int {
 			}
 		}
 		printUsage(os.Stdout)
-		return 0
+		return exitOK
 	}
 	c := commands[name]
 	if c == nil {
 		fmt.Fprintf(stderr, "shqueue: unknown command %q\n\n", name)
 		printUsage(stderr)
-		return 2
+		return exitUsage
 	}
 	return exitStatus(name, c.run(args[1:]), stderr)
 }
 
+// exitStatus reports err, if it needs reporting, and maps it to the exit
+// status.
 func exitStatus(name string, err error, stderr io.Writer) int {
 	var usage usageError
+	var exit exitError
 	switch {
 	case err == nil:
-		return 0
+		return exitOK
 	case errors.Is(err, flag.ErrHelp):
-		return 0
+		return exitOK
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "shqueue %s: %v\n", name, err)
-		return 2
+		return exitUsage
 	case isFlagError(err):
 		// The flag package has already printed the error and the usage.
-		return 2
+		return exitUsage
+	case errors.As(err, &exit):
+		fmt.Fprintf(stderr, "shqueue %s: %v\n", name, err)
+		return exit.status
 	}
 	fmt.Fprintf(stderr, "shqueue %s: %v\n", name, err)
-	return 1
-}
-
-// flagError wraps an error returned by FlagSet.Parse, which the flag package
-// has already reported.
-type flagError struct{ err error }
-
-func (e flagError) Error() string { return e.err.Error() }
-func (e flagError) Unwrap() error { return e.err }
-
-func isFlagError(err error) bool {
-	var fe flagError
-	return errors.As(err, &fe)
-}
-
-// parseFlags parses args with fs, wrapping a parse error so that dispatch
-// exits with status 2 without printing it twice.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return flagError{err}
-	}
-	return nil
+	return exitFailure
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,28 @@ import (
 // that queue and waits to be killed: the user a stale queue outlives.
 const opsHoldEnv = "SHQUEUE_OPS_TEST_HOLD"
 
+// opsHalfEnv, set to a key, makes this test binary leave a half-created
+// queue there and exit: a segment whose first line has only the creator's
+// record (layout.go: offCreator at byte 64, creatorTag, no start time), as a
+// creator killed before writing the rest leaves it.
+const opsHalfEnv = "SHQUEUE_OPS_TEST_HALF"
+
 func init() {
+	if v := os.Getenv(opsHalfEnv); v != "" {
+		key, _ := strconv.Atoi(v)
+		id, err := unix.SysvShmGet(key, 1<<16, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		mem, err := unix.SysvShmAttach(id, 0, 0)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		binary.LittleEndian.PutUint64(mem[64:], 1<<63)
+		os.Exit(0)
+	}
 	if v := os.Getenv(opsHoldEnv); v != "" {
 		key, _ := strconv.Atoi(v)
 		q, err := shqueue.Open(key)
@@ -41,6 +63,30 @@ func init() {
 		time.Sleep(time.Hour)
 		os.Exit(0)
 	}
+}
+
+// holdQueue starts a copy of this test binary that opens the queue and waits
+// to be killed (opsHoldEnv), and returns once it has attached.
+func holdQueue(t *testing.T, key int) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(self, "-test.run=^$")
+	child.Env = append(os.Environ(), opsHoldEnv+"="+strconv.Itoa(key))
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "attached\n" {
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	return child
 }
 
 type opsRun struct {
@@ -135,6 +181,9 @@ func TestOps(t *testing.T) {
 	t.Run("errors", func(t *testing.T) { testOpsErrors(t, exe) })
 	t.Run("unreadable", func(t *testing.T) { testOpsUnreadable(t, exe) })
 	t.Run("stale", func(t *testing.T) { testOpsStale(t, exe) })
+	t.Run("lifecycle", func(t *testing.T) { testOpsLifecycle(t, exe) })
+	t.Run("half-created", func(t *testing.T) { testOpsHalfCreated(t, exe) })
+	t.Run("help", func(t *testing.T) { testOpsHelp(t, exe) })
 }
 
 // testOpsQueue: create, fill through the library, stat, ls, peek, watch, rm.
@@ -164,7 +213,7 @@ func testOpsQueue(t *testing.T, exe string) {
 	r = mustRun(t, exe, 0, "stat", strconv.Itoa(key))
 	for _, re := range []string{
 		fmt.Sprintf(`queue +%s \(%d\)`, keyHex(key), key),
-		`layout version +1\n`,
+		`layout version +2\n`,
 		`messages +32 bytes \(4 words\), capacity 8\n`,
 		`length +4 \(head 1, tail 5\)\n`,
 		`enqueued +5\n`, `dequeued +1\n`, `overwritten +0\n`, `lost +0\n`,
@@ -185,7 +234,7 @@ func testOpsQueue(t *testing.T, exe string) {
 	}
 	if st.Key != key || st.KeyHex != keyHex(key) || st.MsgSize != 32 || st.Capacity != 8 || st.Len != 4 ||
 		st.Head != 1 || st.Tail != 5 || st.Stats != (statsJSON{Enqueued: 5, Dequeued: 1}) || st.Mode != "0640" ||
-		st.LayoutVersion != 1 || st.Attachments != 1 || st.Stale || st.Removed ||
+		st.LayoutVersion != 2 || st.Attachments != 1 || st.Stale || st.Removed ||
 		len(st.Processes) != 1 || st.Processes[0].PID != pid || !st.Processes[0].Alive ||
 		st.LastOpen == nil || !st.LastOpen.Equal(st.Processes[0].Attached) {
 		t.Fatalf("stat -json = %+v", st)
@@ -194,8 +243,8 @@ func testOpsQueue(t *testing.T, exe string) {
 	// ls: the row and the JSON entry.
 	r = mustRun(t, exe, 0, "ls")
 	row := lsLine(t, r.stdout, key)
-	if len(row) != 13 || row[1] != strconv.Itoa(key) || row[4] != "0640" || row[5] != "32" || row[6] != "8" ||
-		row[7] != "4" || row[8] != "1" || row[9] != strconv.Itoa(pid) || row[12] != "ok" {
+	if len(row) != 14 || row[1] != strconv.Itoa(key) || row[4] != "0640" || row[5] != "32" || row[6] != "8" ||
+		row[7] != "4" || row[8] != "1" || row[9] != strconv.Itoa(pid) || row[12] != "-" || row[13] != "in use" {
 		t.Fatalf("ls row for %s = %q\n%s", keyHex(key), row, r.stdout)
 	}
 	r = mustRun(t, exe, 0, "ls", "-json")
@@ -315,11 +364,11 @@ func testOpsQueue(t *testing.T, exe string) {
 
 	// rm while attached: marked for removal; the handle keeps working.
 	r = mustRun(t, exe, 0, "rm", keyHex(key))
-	if want := fmt.Sprintf("queue %s (%d) marked for removal: it goes when its 1 attachments detach\n", keyHex(key), key); r.stdout != want {
+	if want := fmt.Sprintf("queue %s (%d) marked for removal: it goes when its one attachment detaches, with 6 messages\n", keyHex(key), key); r.stdout != want {
 		t.Fatalf("rm said %q, want %q", r.stdout, want)
 	}
 	r = mustRun(t, exe, exitNotFound, "stat", keyHex(key))
-	if !strings.Contains(r.stderr, fmt.Sprintf("%#x", key)) || !strings.Contains(r.stderr, "does not exist") {
+	if !strings.Contains(r.stderr, keyHex(key)) || !strings.Contains(r.stderr, "does not exist") {
 		t.Fatalf("stat of a removed queue: %q", r.stderr)
 	}
 	if !q.EnqueueTry(testMsg(9)) {
@@ -331,14 +380,14 @@ func testOpsErrors(t *testing.T, exe string) {
 	missing := freeKey(t)
 	for _, cmd := range [][]string{{"stat"}, {"peek"}, {"watch", "-count", "1"}, {"rm"}} {
 		r := mustRun(t, exe, exitNotFound, append(cmd, strconv.Itoa(missing))...)
-		if !strings.Contains(r.stderr, fmt.Sprintf("%#x", missing)) || !strings.Contains(r.stderr, "does not exist") {
+		if !strings.Contains(r.stderr, keyHex(missing)) || !strings.Contains(r.stderr, "does not exist") {
 			t.Errorf("%s of a missing key: %q", cmd[0], r.stderr)
 		}
 	}
 	foreign := foreignSegment(t)
 	for _, cmd := range []string{"stat", "peek", "rm"} {
 		r := mustRun(t, exe, 1, cmd, keyHex(foreign))
-		if !strings.Contains(r.stderr, fmt.Sprintf("%#x", foreign)) || !strings.Contains(r.stderr, "not a shqueue") {
+		if !strings.Contains(r.stderr, keyHex(foreign)) || !strings.Contains(r.stderr, "not a shqueue") {
 			t.Errorf("%s of a foreign segment: %q", cmd, r.stderr)
 		}
 	}
@@ -350,7 +399,7 @@ func testOpsErrors(t *testing.T, exe string) {
 		t.Errorf("ls lists a foreign segment without -all:\n%s", r.stdout)
 	}
 	r = mustRun(t, exe, 0, "ls", "-all")
-	if row := lsLine(t, r.stdout, foreign); len(row) != 13 || row[12] != "foreign" || row[5] != "-" {
+	if row := lsLine(t, r.stdout, foreign); len(row) != 14 || row[13] != "foreign" || row[5] != "-" {
 		t.Errorf("ls -all row for the foreign segment: %q", row)
 	}
 	for _, args := range [][]string{{"stat"}, {"stat", "zz"}, {"stat", "0"}, {"stat", "0x1ffffffff"}, {"stat", "1", "2"}, {"rm"}, {"create", "5", "-mode", "999"}} {
@@ -397,7 +446,7 @@ func testOpsUnreadable(t *testing.T, exe string) {
 	}
 	r := runTool(t, exe, cred, "ls")
 	row := lsLine(t, r.stdout, key)
-	if r.code != 0 || len(row) != 13 || row[12] != "unreadable (permission denied)" || row[5] != "-" {
+	if r.code != 0 || len(row) != 14 || row[13] != "unreadable (permission denied)" || row[5] != "-" {
 		t.Fatalf("ls as a user who may not read %s: exit %d, row %q\n%s%s", keyHex(key), r.code, row, r.stdout, r.stderr)
 	}
 	r = runTool(t, exe, cred, "ls", "-json")
@@ -412,7 +461,7 @@ func testOpsUnreadable(t *testing.T, exe string) {
 	}
 	for _, cmd := range []string{"stat", "peek", "rm"} {
 		r := runTool(t, exe, cred, cmd, keyHex(key))
-		if r.code != exitNoAccess || !strings.Contains(r.stderr, fmt.Sprintf("%#x", key)) || !strings.Contains(r.stderr, "no permission") {
+		if r.code != exitNoAccess || !strings.Contains(r.stderr, keyHex(key)) || !strings.Contains(r.stderr, "no permission") {
 			t.Errorf("%s without permission: exit %d, %q", cmd, r.code, r.stderr)
 		}
 	}
@@ -426,23 +475,7 @@ func testOpsUnreadable(t *testing.T, exe string) {
 func testOpsStale(t *testing.T, exe string) {
 	key := freeKey(t)
 	mustRun(t, exe, 0, "create", strconv.Itoa(key), "-words", "2", "-cap", "4")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child := exec.Command(self, "-test.run=^$")
-	child.Env = append(os.Environ(), opsHoldEnv+"="+strconv.Itoa(key))
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { child.Process.Kill(); child.Wait() }()
-	if line, err := bufio.NewReader(out).ReadString('\n'); line != "attached\n" {
-		t.Fatalf("child: %q, %v", line, err)
-	}
+	child := holdQueue(t, key)
 	liveKey := freeKey(t)
 	live, err := shqueue.Create(liveKey, 2, 4)
 	if err != nil {
@@ -459,20 +492,154 @@ func testOpsStale(t *testing.T, exe string) {
 	child.Process.Kill()
 	child.Wait()
 	r = mustRun(t, exe, 0, "ls")
-	if row := lsLine(t, r.stdout, key); len(row) != 13 || row[8] != "0" || row[9] != strconv.Itoa(child.Process.Pid)+"(dead)" || row[12] != "stale" {
+	if row := lsLine(t, r.stdout, key); len(row) != 14 || row[8] != "0" || row[9] != strconv.Itoa(child.Process.Pid)+"(dead)" || row[13] != "orphaned, empty" {
 		t.Fatalf("ls row of the killed child's queue: %q\n%s", row, r.stdout)
 	}
 	r = mustRun(t, exe, 0, "stat", keyHex(key))
-	if !regexp.MustCompile(fmt.Sprintf(`\n +%d +dead +`, child.Process.Pid)).MatchString(r.stdout) || !strings.Contains(r.stdout, "stale: no live process attached") {
+	if !regexp.MustCompile(fmt.Sprintf(`\n +%d +dead +`, child.Process.Pid)).MatchString(r.stdout) || !strings.Contains(r.stdout, "orphaned: nobody attached, only dead processes in its table; empty (rm -stale removes it)") {
 		t.Fatalf("stat of the stale queue:\n%s", r.stdout)
 	}
 	r = mustRun(t, exe, 0, append([]string{"rm", "-stale"}, keys...)...)
-	if want := fmt.Sprintf("removed stale queue %s (%d)\n", keyHex(key), key); r.stdout != want {
+	if want := fmt.Sprintf("removed queue %s (%d): orphaned, empty\n", keyHex(key), key); r.stdout != want {
 		t.Fatalf("rm -stale said %q, want %q", r.stdout, want)
 	}
 	mustRun(t, exe, exitNotFound, "stat", keyHex(key))
 	mustRun(t, exe, 0, "stat", keyHex(liveKey))
 	if _, err := unix.SysvShmGet(foreign, 0, 0); err != nil {
 		t.Fatalf("rm -stale removed a foreign segment: %v", err)
+	}
+}
+
+// testOpsLifecycle: queues by name, create refusing a leftover that holds
+// messages, -replace, idle and orphaned, rm -stale -n and -force.
+func testOpsLifecycle(t *testing.T, exe string) {
+	name := fmt.Sprintf("ops-test.%d.%d", os.Getpid(), time.Now().UnixNano())
+	key, err := shqueue.KeyFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeAtEnd(t, key)
+	arg := "name:" + name
+	desc := fmt.Sprintf("%s (%d, %q)", keyHex(key), key, name)
+
+	r := mustRun(t, exe, 0, "create", arg, "-words", "2", "-cap", "16")
+	if want := "created queue " + desc + ": 16-byte messages, capacity 16, mode 0600\n"; r.stdout != want {
+		t.Fatalf("create by name said %q, want %q", r.stdout, want)
+	}
+	r = mustRun(t, exe, 0, "stat", arg)
+	if !strings.Contains(r.stdout, fmt.Sprintf("name                %q\n", name)) || !strings.Contains(r.stdout, "status              idle: nobody attached, every handle closed; empty (rm -stale -force removes it)") {
+		t.Fatalf("stat of an idle named queue:\n%s", r.stdout)
+	}
+	row := lsLine(t, mustRun(t, exe, 0, "ls").stdout, key)
+	if len(row) != 14 || row[12] != name || row[13] != "idle, empty" {
+		t.Fatalf("ls row of an idle named queue: %q", row)
+	}
+
+	// Three messages left behind by a producer that closed: idle, holding.
+	q, err := shqueue.Open(key, shqueue.WithName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		q.EnqueueTry(make([]byte, 16))
+	}
+	q.Close()
+	row = lsLine(t, mustRun(t, exe, 0, "ls").stdout, key)
+	if len(row) != 14 || row[13] != "idle, 3 messages" {
+		t.Fatalf("ls row of an idle queue holding 3 messages: %q", row)
+	}
+	r = mustRun(t, exe, 1, "create", arg, "-words", "4", "-cap", "8")
+	if !strings.Contains(r.stderr, "holds 3 unread messages") || !strings.Contains(r.stderr, "create -replace") || !strings.Contains(r.stderr, keyHex(key)) {
+		t.Fatalf("create over a leftover holding messages: %q", r.stderr)
+	}
+	if r = mustRun(t, exe, 0, "rm", "-stale", arg); r.stdout != "no stale queues\n" {
+		t.Fatalf("rm -stale of an idle queue holding messages: %q", r.stdout)
+	}
+	r = mustRun(t, exe, 0, "rm", "-stale", "-force", "-n", arg)
+	if want := fmt.Sprintf("would remove queue %s (%d): idle, 3 messages\n", keyHex(key), key); r.stdout != want {
+		t.Fatalf("rm -stale -force -n said %q, want %q", r.stdout, want)
+	}
+	if info, err := shqueue.Inspect(key); err != nil || info.Len != 3 {
+		t.Fatalf("after the dry run: %v, %+v", err, info)
+	}
+	r = mustRun(t, exe, 0, "create", arg, "-replace", "-words", "4", "-cap", "8")
+	if want := "created queue " + desc + ": 32-byte messages, capacity 8, mode 0600\n"; r.stdout != want {
+		t.Fatalf("create -replace said %q, want %q", r.stdout, want)
+	}
+	// The same shape again, empty: kept as it is.
+	if r = mustRun(t, exe, 0, "create", arg, "-words", "4", "-cap", "8"); !strings.HasPrefix(r.stdout, "kept queue "+desc+": an empty queue of this shape was already there") {
+		t.Fatalf("create over an empty queue of the same shape said %q", r.stdout)
+	}
+	// rm -force / -n without -stale is a usage error.
+	mustRun(t, exe, 2, "rm", "-force", arg)
+
+	// Another queue at a name's key: the name does not match, nothing is
+	// touched.
+	other := name + ".other"
+	otherKey, _ := shqueue.KeyFromName(other)
+	removeAtEnd(t, otherKey)
+	mustRun(t, exe, 0, "create", keyHex(otherKey), "-words", "1", "-cap", "2")
+	for _, args := range [][]string{{"stat", "name:" + other}, {"peek", "name:" + other}, {"rm", "name:" + other}} {
+		r = mustRun(t, exe, 1, args...)
+		if !strings.Contains(r.stderr, "queue has another name: it carries no name, not "+strconv.Quote(other)) {
+			t.Fatalf("shqueue %s on a queue without that name: %q", strings.Join(args, " "), r.stderr)
+		}
+	}
+	mustRun(t, exe, 0, "stat", keyHex(otherKey))
+	r = mustRun(t, exe, 0, "rm", arg)
+	if want := "queue " + desc + " removed\n"; r.stdout != want {
+		t.Fatalf("rm by name said %q, want %q", r.stdout, want)
+	}
+	mustRun(t, exe, 2, "stat", "name:")
+}
+
+// testOpsHalfCreated: a segment whose creator died before finishing the
+// header shows in ls, and rm removes it.
+func testOpsHalfCreated(t *testing.T, exe string) {
+	key := freeKey(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(self, "-test.run=^$")
+	child.Env = append(os.Environ(), opsHalfEnv+"="+strconv.Itoa(key))
+	if out, err := child.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	row := lsLine(t, mustRun(t, exe, 0, "ls").stdout, key)
+	if want := fmt.Sprintf("half-created (creator %d died before finishing the header)", child.Process.Pid); len(row) != 14 || row[13] != want {
+		t.Fatalf("ls row of a half-created segment: %q, want status %q", row, want)
+	}
+	r := mustRun(t, exe, 0, "rm", keyHex(key))
+	if want := fmt.Sprintf("queue %s (%d) removed\n", keyHex(key), key); r.stdout != want {
+		t.Fatalf("rm of a half-created segment said %q, want %q", r.stdout, want)
+	}
+	if _, err := unix.SysvShmGet(key, 0, 0); !errors.Is(err, unix.ENOENT) {
+		t.Fatalf("half-created segment still there: %v", err)
+	}
+}
+
+// testOpsHelp: every command's -h prints its usage on standard output and
+// exits 0; version prints the versions.
+func testOpsHelp(t *testing.T, exe string) {
+	for _, c := range []string{"ls", "stat", "watch", "peek", "rm", "create", "bench", "version"} {
+		for _, args := range [][]string{{c, "-h"}, {c, "--help"}, {"help", c}} {
+			r := mustRun(t, exe, 0, args...)
+			if !strings.HasPrefix(r.stdout, "usage: shqueue "+c+" ") || r.stderr != "" {
+				t.Errorf("shqueue %s: stdout %.40q, stderr %q", strings.Join(args, " "), r.stdout, r.stderr)
+			}
+		}
+	}
+	// Help after a command's argument, as the documented forms put flags.
+	if r := mustRun(t, exe, 0, "peek", "0x1234", "-h"); !strings.HasPrefix(r.stdout, "usage: shqueue peek ") {
+		t.Errorf("shqueue peek KEY -h: %.40q", r.stdout)
+	}
+	// A bad flag is an error, on standard error.
+	if r := mustRun(t, exe, 2, "stat", "-bogus"); r.stdout != "" || !strings.Contains(r.stderr, "-bogus") {
+		t.Errorf("shqueue stat -bogus: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	r := mustRun(t, exe, 0, "version")
+	if !regexp.MustCompile(`^shqueue \S+ \(github.com/shqueue/shqueue\)\n(.|\n)*go +go1\.`).MatchString(r.stdout) {
+		t.Errorf("shqueue version:\n%s", r.stdout)
 	}
 }
