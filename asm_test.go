@@ -42,10 +42,11 @@ func patternBytes(n int, seed uint64) []byte {
 	return b
 }
 
-// copyCase copies size bytes from src[srcOff:] to a destination at dstOff
-// inside a sentinel-filled buffer with margin bytes on each side, once with
-// kind and once with copyGeneric, and reports any difference in the whole
-// buffer: a wrong byte inside, or a store outside, the destination.
+// copyChecker holds the buffers for check, which copies size bytes from
+// src[srcOff:] to a destination at dstOff inside a sentinel-filled buffer
+// with margin bytes on each side, once with kind and once with copyGeneric,
+// and reports any difference in the whole buffer: a wrong byte inside, or a
+// store outside, the destination.
 type copyChecker struct {
 	src, got, want []byte
 	wantFor        [3]int // size, srcOff, dstOff that want holds, or -1s

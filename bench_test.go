@@ -46,7 +46,7 @@ func benchImpls(size int) []benchImpl {
 		{"auto-out", queueCopy(pickCopy(size, false))},
 	}
 	for _, k := range supportedKinds() {
-		if k != copyBuiltin && k != copyGo {
+		if k != copyBuiltin && k != copyGenericKind {
 			impls = append(impls, benchImpl{k.String(), queueCopy(k)})
 		}
 	}
@@ -269,7 +269,7 @@ const measureEnv = "SHQUEUE_MEASURE"
 func measureKinds() []copyKind {
 	ks := []copyKind{copyBuiltin}
 	for _, k := range supportedKinds() {
-		if k != copyBuiltin && k != copyGo {
+		if k != copyBuiltin && k != copyGenericKind {
 			ks = append(ks, k)
 		}
 	}
@@ -349,15 +349,15 @@ func TestMeasureRing(t *testing.T) {
 	t.Log(cpuSummary())
 	kinds := measureKinds()
 	builtin := queueCopy(copyBuiltin)
-	for _, size := range []int{512, 1024, 4096, 16384, 32768, 65536, 1 << 20, 2 << 20, 4 << 20, 8 << 20} {
+	for _, size := range []int{1024, 4096, 16384, 65536, 1 << 20, 4 << 20, 8 << 20} {
 		slots := min(64, max(16, (4<<20)/size))
-		msgs := max(64, (8<<20)/size)
+		msgs := max(64, (4<<20)/size)
 		bestIn := make([]time.Duration, len(kinds))
 		bestOut := make([]time.Duration, len(kinds))
 		for i := range kinds {
 			bestIn[i], bestOut[i] = time.Hour, time.Hour
 		}
-		for range 50 {
+		for range 20 {
 			for i, k := range kinds {
 				bestIn[i] = min(bestIn[i], ringTrial(cpus, size, slots, msgs, queueCopy(k), builtin))
 				if k.temporal() == k {

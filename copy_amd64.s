@@ -1,10 +1,17 @@
 //go:build !purego && !noasm
 
-// Slot copies for amd64: AVX2 and AVX-512, each with ordinary stores and with
-// non-temporal stores. Every routine copies n bytes between two buffers that
-// do not overlap, for any n of at least one vector and any alignment.
+// Slot copies for amd64: REP MOVSB, and AVX2 and AVX-512, each with ordinary
+// stores and with non-temporal stores. Every routine copies n bytes between
+// two buffers that do not overlap, for any n of at least one vector (REP
+// MOVSB: at least one byte) and any alignment.
 //
-// The shape is the one of the runtime's memmove for large sizes: load the
+// memcpyRepMovsb is one REP MOVSB: on CPUs with ERMS (enhanced REP MOVSB) the
+// microcode moves whole cache lines and writes a line it will fill entirely
+// without reading it first, and with FSRM (fast short REP MOVSB) its start-up
+// cost is small even for short strings. It runs on every amd64 CPU; cpu.go
+// chooses it only where those features make it fast.
+//
+// The vector routines' shape is the one of the runtime's memmove for large sizes: load the
 // first and the last vector of the source before the loop, store the first
 // vector at dst as it is (unaligned), move dst up to the next vector boundary
 // (src moves by the same amount, so the loads may stay unaligned), copy whole
@@ -15,11 +22,13 @@
 // [dst, dst+n).
 //
 // Features and clobbered registers:
+//   memcpyRepMovsb                amd64 baseline (fast with ERMS/FSRM)
+//                                 CX SI DI
 //   memcpyAVX2, memcpyAVX2NT      AVX2 (AVX suffices; callers check AVX2)
 //                                 AX CX DX SI DI R8, Y0-Y5, flags
 //   memcpyAVX512, memcpyAVX512NT  AVX-512F
 //                                 AX CX DX SI DI R8, Z0-Z5, flags
-// All of them end with VZEROUPPER, so SSE code that runs next pays no
+// All vector routines end with VZEROUPPER, so SSE code that runs next pays no
 // transition penalty; the NT ones run SFENCE before it.
 
 #include "textflag.h"
@@ -37,24 +46,46 @@
 #define firstZ Z0
 #define lastZ Z1
 
+// HEAD_ALIGN is the vector routines' common start, for vectors of width bytes
+// moved by the unaligned move mov through registers first and last: load
+// the first and the last vector of the source, point dstLast at where the
+// last one goes, store the first one at dst as it is, then move dstPtr up to
+// the next width-byte boundary (1..width bytes on, all covered by the first
+// vector) and srcPtr and left by the same amount. After it the loop may use
+// aligned (or non-temporal) stores at dstPtr; srcPtr stays unaligned.
+#define HEAD_ALIGN(width, mov, first, last) \
+	mov	(srcPtr), first \
+	mov	-width(srcPtr)(left*1), last \
+	LEAQ	-width(dstPtr)(left*1), dstLast \
+	mov	first, (dstPtr) \
+	MOVQ	dstPtr, dstStart \
+	ADDQ	$width, dstPtr \
+	ANDQ	$-width, dstPtr \
+	MOVQ	dstPtr, step \
+	SUBQ	dstStart, step \
+	ADDQ	step, srcPtr \
+	SUBQ	step, left
+
+// func memcpyRepMovsb(dst, src *byte, n int)
+TEXT ·memcpyRepMovsb(SB), NOSPLIT|NOFRAME, $0-24
+	// REP MOVSB takes its operands in DI, SI and CX: dstPtr, srcPtr, left.
+	MOVQ	dst+0(FP), dstPtr
+	MOVQ	src+8(FP), srcPtr
+	MOVQ	n+16(FP), left
+	// The stores of one string operation may complete out of order among
+	// themselves, but a string operation is not reordered with other
+	// stores (Intel SDM vol. 3, 8.2.4; AMD's fast-string stores alike), so
+	// the caller's release store of the slot's sequence word publishes the
+	// message without a fence.
+	REP; MOVSB
+	RET
+
 // func memcpyAVX2(dst, src *byte, n int)
 TEXT ·memcpyAVX2(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ	dst+0(FP), dstPtr
 	MOVQ	src+8(FP), srcPtr
 	MOVQ	n+16(FP), left
-	VMOVDQU	(srcPtr), firstY
-	VMOVDQU	-32(srcPtr)(left*1), lastY
-	LEAQ	-32(dstPtr)(left*1), dstLast
-	VMOVDQU	firstY, (dstPtr)
-
-	// step = 32 - dst%32, in 1..32: the first vector already covers it.
-	MOVQ	dstPtr, dstStart
-	ADDQ	$32, dstPtr
-	ANDQ	$-32, dstPtr
-	MOVQ	dstPtr, step
-	SUBQ	dstStart, step
-	ADDQ	step, srcPtr
-	SUBQ	step, left
+	HEAD_ALIGN(32, VMOVDQU, firstY, lastY)
 
 	CMPQ	left, $128
 	JBE	avx2_one
@@ -95,20 +126,9 @@ TEXT ·memcpyAVX2NT(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ	dst+0(FP), dstPtr
 	MOVQ	src+8(FP), srcPtr
 	MOVQ	n+16(FP), left
-	VMOVDQU	(srcPtr), firstY
-	VMOVDQU	-32(srcPtr)(left*1), lastY
-	LEAQ	-32(dstPtr)(left*1), dstLast
-	VMOVDQU	firstY, (dstPtr)
-
-	// VMOVNTDQ faults on an unaligned address: align dst to 32 bytes, the
-	// first vector (ordinary store) covering the bytes skipped.
-	MOVQ	dstPtr, dstStart
-	ADDQ	$32, dstPtr
-	ANDQ	$-32, dstPtr
-	MOVQ	dstPtr, step
-	SUBQ	dstStart, step
-	ADDQ	step, srcPtr
-	SUBQ	step, left
+	// VMOVNTDQ faults on an unaligned address: the aligned dstPtr is what
+	// lets the loop use it.
+	HEAD_ALIGN(32, VMOVDQU, firstY, lastY)
 
 	CMPQ	left, $128
 	JBE	avx2nt_one
@@ -152,20 +172,8 @@ TEXT ·memcpyAVX512(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ	dst+0(FP), dstPtr
 	MOVQ	src+8(FP), srcPtr
 	MOVQ	n+16(FP), left
-	VMOVDQU64	(srcPtr), firstZ
-	VMOVDQU64	-64(srcPtr)(left*1), lastZ
-	LEAQ	-64(dstPtr)(left*1), dstLast
-	VMOVDQU64	firstZ, (dstPtr)
-
-	// Align dst to the cache line so no 64-byte store splits across two
-	// lines; step is in 1..64, covered by the first vector.
-	MOVQ	dstPtr, dstStart
-	ADDQ	$64, dstPtr
-	ANDQ	$-64, dstPtr
-	MOVQ	dstPtr, step
-	SUBQ	dstStart, step
-	ADDQ	step, srcPtr
-	SUBQ	step, left
+	// Aligned to the cache line, no 64-byte store splits across two lines.
+	HEAD_ALIGN(64, VMOVDQU64, firstZ, lastZ)
 
 	CMPQ	left, $256
 	JBE	avx512_one
@@ -206,20 +214,9 @@ TEXT ·memcpyAVX512NT(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ	dst+0(FP), dstPtr
 	MOVQ	src+8(FP), srcPtr
 	MOVQ	n+16(FP), left
-	VMOVDQU64	(srcPtr), firstZ
-	VMOVDQU64	-64(srcPtr)(left*1), lastZ
-	LEAQ	-64(dstPtr)(left*1), dstLast
-	VMOVDQU64	firstZ, (dstPtr)
-
 	// VMOVNTDQ faults on an unaligned address, and a full aligned line per
 	// store lets the write-combining buffer go out whole.
-	MOVQ	dstPtr, dstStart
-	ADDQ	$64, dstPtr
-	ANDQ	$-64, dstPtr
-	MOVQ	dstPtr, step
-	SUBQ	dstStart, step
-	ADDQ	step, srcPtr
-	SUBQ	step, left
+	HEAD_ALIGN(64, VMOVDQU64, firstZ, lastZ)
 
 	CMPQ	left, $256
 	JBE	avx512nt_one

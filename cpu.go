@@ -17,24 +17,26 @@ import (
 type copyKind uint8
 
 const (
-	copyBuiltin  copyKind = iota // Go's built-in copy (runtime memmove)
-	copyGo                       // copyGeneric, the pure-Go word loop (tests, SHQUEUE_CPU=generic)
-	copyAVX2                     // 32-byte AVX2 loads and stores (amd64)
-	copyAVX2NT                   // AVX2 with non-temporal stores, then SFENCE (amd64)
-	copyAVX512                   // 64-byte AVX-512 loads and stores (amd64)
-	copyAVX512NT                 // AVX-512 with non-temporal stores, then SFENCE (amd64)
-	copyNEON                     // LDP/STP of 128-bit Q registers (arm64)
+	copyBuiltin     copyKind = iota // Go's built-in copy (runtime memmove)
+	copyGenericKind                 // copyGeneric, the pure-Go reference (tests, SHQUEUE_CPU=generic)
+	copyAVX2                        // 32-byte AVX2 loads and stores (amd64)
+	copyAVX2NT                      // AVX2 with non-temporal stores, then SFENCE (amd64)
+	copyAVX512                      // 64-byte AVX-512 loads and stores (amd64)
+	copyAVX512NT                    // AVX-512 with non-temporal stores, then SFENCE (amd64)
+	copyNEON                        // LDP/STP of 128-bit Q registers (arm64)
+	copyRepMovsb                    // one REP MOVSB: whole-line stores without a read for ownership (amd64)
 	numCopyKinds
 )
 
 var copyKindNames = [numCopyKinds]string{
-	copyBuiltin:  "builtin",
-	copyGo:       "generic",
-	copyAVX2:     "avx2",
-	copyAVX2NT:   "avx2-nt",
-	copyAVX512:   "avx512",
-	copyAVX512NT: "avx512-nt",
-	copyNEON:     "neon",
+	copyBuiltin:     "builtin",
+	copyGenericKind: "generic",
+	copyAVX2:        "avx2",
+	copyAVX2NT:      "avx2-nt",
+	copyAVX512:      "avx512",
+	copyAVX512NT:    "avx512-nt",
+	copyNEON:        "neon",
+	copyRepMovsb:    "repmovsb",
 }
 
 // String returns the variant's stable short name, used in benchmark names, in
@@ -125,31 +127,148 @@ type sizeBand struct {
 }
 
 // copyPolicy is what pickCopy applies. It is computed once from the CPU
-// features, or from SHQUEUE_CPU / forceCPU, and replaced atomically.
+// features, or from SHQUEUE_CPU / SHQUEUE_COPY_PLAN / forceCPU, and
+// replaced atomically.
 type copyPolicy struct {
 	out    []sizeBand // segment -> user buffer (dequeue), ascending by from
 	in     []sizeBand // user buffer -> segment (enqueue), ascending by from
-	forced string     // the forcing name, "" for automatic choice
-	note   string     // why a forced name was not honoured, for cpuSummary
+	table  string     // which measured table the automatic plan came from
+	forced string     // what replaced the automatic plan: "SHQUEUE_CPU=avx2", "SHQUEUE_COPY_PLAN", ""
+	note   string     // why a forced name or plan was not honoured, for cpuSummary
 }
 
 var activePolicy atomic.Pointer[copyPolicy]
 
 // cpuEnv names the environment variable read once at start-up that forces a
 // copy variant: auto, builtin, generic, avx2, avx2-nt, avx512, avx512-nt,
-// neon, or nt (the widest non-temporal variant the host has).
+// repmovsb, neon, or nt (the widest non-temporal variant the host has).
 const cpuEnv = "SHQUEUE_CPU"
 
 func init() {
 	detectCPU()
 	p := autoPolicy()
+	if plan := os.Getenv(planEnv); plan != "" {
+		p = planPolicy(plan)
+	}
 	if name := os.Getenv(cpuEnv); name != "" {
-		p = forcedPolicy(name)
+		p = forcedPolicy(name) // one variant for everything overrides a plan
 	}
 	activePolicy.Store(p)
 }
 
-// Thresholds, in slot bytes. They come from TestMeasureCopy and
+// copyHost is what the automatic plan is derived from: the vendor, the copy
+// features and the cache sizes cpuid reports. A separate type so the tests
+// can derive the plans of CPUs other than the one they run on.
+type copyHost struct {
+	vendor     cpuid.Vendor
+	avx2       bool // usable AVX2
+	avx512     bool // usable AVX-512F that does not lower the clock
+	erms, fsrm bool
+	l2         int // bytes per core; <= 0 when unknown
+	l3PerCore  int // bytes of last-level cache per core; <= 0 when unknown
+}
+
+func detectedHost() copyHost {
+	h := copyHost{
+		vendor: cpuid.CPU.VendorID,
+		avx2:   kindSupported(copyAVX2),
+		avx512: kindSupported(copyAVX512) && avx512NoDownclock,
+		erms:   asmAMD64 && hasERMS,
+		fsrm:   asmAMD64 && hasFSRM,
+		l2:     cacheL2,
+	}
+	// cpuid's core count is the package's, and some hypervisors report it
+	// wrong (254 cores on a 2-vCPU guest); take the L3 share only when the
+	// count is believable for the L3 reported.
+	if cores := cpuid.CPU.PhysicalCores; cacheL3 > 0 && cores > 0 && cores <= runtime.NumCPU() {
+		h.l3PerCore = cacheL3 / cores
+	}
+	return h
+}
+
+// The derived thresholds, in slot bytes, computed the way glibc computes its
+// own for memcpy (sysdeps/x86/dl-cacheinfo.h, dl_init_cacheinfo), so that a
+// CPU this package was never measured on still gets a sensible plan:
+//
+//   - repMovsbFrom: glibc's rep_movsb_threshold. With FSRM, REP MOVSB starts
+//     fast and glibc uses it from 2112 bytes; without, from 2048 bytes per
+//     16 bytes of vector (8 KiB for AVX-512, 4 KiB for AVX2), where its
+//     start-up cost is paid back.
+//   - repMovsbUntil: glibc's rep_movsb_stop_threshold. On AMD the L2 size
+//     per core ("ERMS performs poorly for data above L2 cache size" on Zen 3
+//     and later); elsewhere the non-temporal threshold.
+//   - ntFrom: glibc's non_temporal_threshold, 3/4 of the L3 share of one
+//     core, but never below ntFallback. (glibc 2.36 on the Zen 5 guest
+//     printed 0x7f00000, 127 MiB, with --list-tunables, from a guest L3 it
+//     took for 508 MiB; the guest gives this package no L3 at all.) Unknown
+//     L3: ntFallback.
+//
+// On the CPUs measured, the tables below say where the queue's measurements
+// disagree with glibc's rules, and why.
+func repMovsbFrom(h copyHost) int {
+	switch {
+	case h.fsrm:
+		return 2048 + 64
+	case h.avx512:
+		return 8 << 10
+	case h.avx2:
+		return 4 << 10
+	}
+	return 2 << 10
+}
+
+func repMovsbUntil(h copyHost) int {
+	if h.vendor == cpuid.AMD && h.l2 > 0 {
+		return h.l2
+	}
+	return ntFrom(h)
+}
+
+func ntFrom(h copyHost) int {
+	if h.l3PerCore <= 0 {
+		return ntFallback
+	}
+	return max(ntFallback, roundDownPow2(h.l3PerCore*3/4))
+}
+
+// ntFallback: where non-temporal stores into the segment start when the L3
+// size is unknown, and the lowest start ntFrom gives: below it they lost in
+// the Intel cross-core measurements (Emerald Rapids: 8 MiB 1.08-1.11x, 4 MiB
+// a coin toss, 1 MiB 0.67-0.74x the built-in copy). The AMD table starts
+// them at repMovsbUntil instead, where they measured even with the best.
+const ntFallback = 8 << 20
+
+func roundDownPow2(n int) int {
+	p := 1
+	for p*2 <= n {
+		p *= 2
+	}
+	return p
+}
+
+// autoPolicy derives the plan for this host.
+func autoPolicy() *copyPolicy { return planFor(detectedHost()) }
+
+// planFor chooses the plan for h: AMD and Intel (and other vendors) from
+// separate tables, because the two measured differently.
+func planFor(h copyHost) *copyPolicy {
+	switch {
+	case h.vendor == cpuid.AMD && h.erms:
+		return amdTable(h)
+	case h.avx512:
+		return intelAVX512Table(h)
+	case h.avx2:
+		return avx2Table(h)
+	}
+	// No assembly (purego/noasm builds, other architectures): the built-in
+	// copy everywhere. On arm64 the NEON variant is there to be forced and
+	// measured; it is not chosen until it has been measured on arm64
+	// hardware (the tests run it under emulation, where timing means
+	// nothing).
+	return &copyPolicy{table: "builtin"}
+}
+
+// Intel thresholds, in slot bytes. They come from TestMeasureCopy and
 // TestMeasureRing (SHQUEUE_MEASURE=1) on an Intel Emerald Rapids Xeon
 // (Sapphire Rapids class, KVM guest, L1d 48 KiB, L2 2 MiB): the minimum time
 // over 300 alternating trials, which stays meaningful on a shared machine
@@ -158,11 +277,13 @@ func init() {
 //
 // The built-in copy is hard to beat at both ends: up to 256 bytes the
 // runtime copies with straight-line SSE moves and no loop, and from 2 KiB up
-// on CPUs with ERMS and FSRM it uses REP MOVSQ, whose fast-string protocol
-// writes whole lines without first reading them (no read-for-ownership).
-// That wins once the copy spills out of L1: from 40 KiB up REP MOVSQ is
-// 1.02-1.3x faster than any vector loop (64 KiB: 61 GB/s against 52-55).
-// In between, the vector loops win.
+// on Intel CPUs with ERMS and FSRM it uses REP MOVSQ (runtime/cpuflags_amd64.go
+// enables it on Intel only), whose fast-string protocol writes whole lines
+// without first reading them (no read-for-ownership). That wins once the
+// copy spills out of L1: from 40 KiB up REP MOVSQ is 1.02-1.3x faster than
+// any vector loop (64 KiB: 61 GB/s against 52-55). In between, the vector
+// loops win. So on Intel the built-in copy already is glibc's REP MOVSB
+// band, and the table keeps it there.
 const (
 	// vectorMinSize: AVX2 beats the straight-line 256-byte copy from the next
 	// slot size up (264 B: 1.09x, 320 B: 1.14x; 256 B: 0.85x).
@@ -193,48 +314,105 @@ const (
 	// ring (0.83-1.02x), so CPUs without usable AVX-512 enqueue with the
 	// built-in copy.
 	avx512InMaxSize = 4 << 10
-	// ntMinSize: from here non-temporal stores into the segment win in the
-	// cross-core ring (8 MiB: 1.08-1.11x in both runs that measured it;
-	// 4 MiB: 0.97-1.15x over three runs, so not taken). Below they lose
-	// (1 MiB: 0.67-0.74x, 64 KiB: 0.59-0.69x, 4 KiB: 0.25-0.50x): the
-	// consumer then reads the message from memory instead of from the
-	// producer's cache, and SFENCE waits for the write-combining buffers to
-	// drain. The 7-13% gains at 4-64 KiB reported elsewhere do not show on
-	// this machine.
-	ntMinSize = 8 << 20
 )
 
-// autoPolicy chooses from the detected features and the measured thresholds.
-func autoPolicy() *copyPolicy {
-	switch {
-	case kindSupported(copyAVX512) && avx512NoDownclock:
-		return &copyPolicy{
-			out: []sizeBand{
-				{vectorMinSize, copyAVX2},
-				{avx512MinSize, copyAVX512},
-				{avx512MaxSize + 8, copyBuiltin},
-			},
-			in: []sizeBand{
-				{avx512MinSize, copyAVX512},
-				{avx512InMaxSize + 8, copyBuiltin},
-				{ntMinSize, copyAVX512NT},
-			},
-		}
-	case kindSupported(copyAVX2):
-		return &copyPolicy{
-			out: []sizeBand{
-				{vectorMinSize, copyAVX2},
-				{avx2MaxSize + 8, copyBuiltin},
-			},
-			in: []sizeBand{{ntMinSize, copyAVX2NT}},
-		}
+// intelAVX512Table: Intel (and any other vendor) with usable AVX-512. From
+// ntFrom up enqueue uses non-temporal stores: measured on Emerald Rapids at
+// 8 MiB, 1.08-1.11x in the cross-core ring (4 MiB: 0.97-1.15x over three
+// runs, so not taken; 1 MiB and below they lose, 0.25-0.74x: the consumer
+// then reads the message from memory instead of from the producer's cache,
+// and SFENCE waits for the write-combining buffers to drain).
+func intelAVX512Table(h copyHost) *copyPolicy {
+	return &copyPolicy{
+		table: "intel-avx512",
+		out: []sizeBand{
+			{vectorMinSize, copyAVX2},
+			{avx512MinSize, copyAVX512},
+			{avx512MaxSize + 8, copyBuiltin},
+		},
+		in: []sizeBand{
+			{avx512MinSize, copyAVX512},
+			{avx512InMaxSize + 8, copyBuiltin},
+			{ntFrom(h), copyAVX512NT},
+		},
 	}
-	// No assembly (purego/noasm builds, other architectures): the built-in
-	// copy everywhere. On arm64 the NEON variant is there to be forced and
-	// measured; it is not chosen until it has been measured on arm64
-	// hardware (the tests run it under emulation, where timing means
-	// nothing).
-	return &copyPolicy{}
+}
+
+// avx2Table: CPUs with AVX2 but no usable AVX-512 (Intel before Ice Lake,
+// AMD before Zen 4 without ERMS): AVX2 dequeues from 264 to 512 bytes, the
+// built-in copy does the rest, and enqueue uses non-temporal stores from
+// ntFrom.
+func avx2Table(h copyHost) *copyPolicy {
+	return &copyPolicy{
+		table: "avx2",
+		out: []sizeBand{
+			{vectorMinSize, copyAVX2},
+			{avx2MaxSize + 8, copyBuiltin},
+		},
+		in: []sizeBand{{ntFrom(h), copyAVX2NT}},
+	}
+}
+
+// AMD thresholds. Measured on an AMD EPYC Zen 5 (family 0x1a model 2, 2-vCPU
+// KVM guest, AVX-512, ERMS, FSRM, L1d 48 KiB, L2 1 MiB; the guest reports no
+// L3) with TestMeasureRing (two pinned threads, min of 20 alternating
+// trials; ratios to the built-in copy, the other side copying with the
+// built-in copy), BenchmarkCopy and BenchmarkCopyRing (docs/asm.md has the
+// tables). On AMD the runtime's memmove never uses REP MOVS
+// (runtime/cpuflags_amd64.go enables it on Intel only): above 256 bytes it
+// runs a 128-byte AVX loop, and from 1 MiB up one with non-temporal stores,
+// so the built-in copy is neither glibc's REP MOVSB band nor fit for dequeue
+// from 1 MiB (the caller reads the buffer next).
+//
+// Where the measurements disagree with glibc's rules:
+//   - Dequeue starts REP MOVSB at amdOutRepMovsbFrom, not at 2112 bytes: at
+//     4 KiB it only ties in the ring (0.96x, the AVX-512 loop 0.96x), while
+//     the AVX-512 loop is the fastest single-thread copy there (1.42x
+//     against REP MOVSB's 0.91x).
+//   - REP MOVSB does not stop at the L2 size for dequeue: 1 MiB 1.33x,
+//     4 MiB 1.72x in the ring.
+//   - Enqueue switches at the L2 size (glibc's stop threshold) not to a
+//     vector loop, as glibc does, but to non-temporal stores: at 1 MiB the
+//     AVX-512 loop reached 0.60x, AVX-512 non-temporal 0.97x and REP MOVSB
+//     0.90x of the built-in copy, itself a non-temporal loop there.
+const (
+	// amdOutRepMovsbFrom: in the ring REP MOVSB dequeues 1.24x the built-in
+	// copy at 16 KiB, 1.19x at 64 KiB, 1.33x at 1 MiB (AVX-512: 0.87x, 0.96x,
+	// 1.02x). On one thread AVX-512 still wins at 16 KiB (1.41x against
+	// 0.96x; from 32 KiB REP MOVSB does, 1.37x): the consumer's copy reads
+	// lines the producer's core holds, and the ring is the queue's case.
+	amdOutRepMovsbFrom = 16 << 10
+)
+
+// amdTable: AMD CPUs with ERMS (Zen 3 and later). Single-thread
+// (TestMeasureCopy, min of 300 trials; ratio to the built-in copy) the
+// runtime's straight-line copy wins up to 320 bytes (AVX2 and AVX-512
+// 0.75-0.91x from 256 to 320 B), AVX-512 from 384 bytes (1.02x; 1 KiB 1.30x,
+// 4-16 KiB 1.41-1.42x), AVX2 never clearly (0.96x at 1 KiB, 1.04x at 4 KiB),
+// so there is no AVX2 band. In the ring (TestMeasureRing, into the segment)
+// REP MOVSB wins from repMovsbFrom: 4 KiB 2.59x, 16 KiB 3.38x, 64 KiB 1.11x,
+// although on one thread it is 0.64-0.68x the AVX-512 loop at 4-16 KiB:
+// a line the consumer last read is written without being fetched first.
+// Enqueue therefore leaves AVX-512 at 2112 bytes, for REP MOVSB, and that
+// for non-temporal stores from repMovsbUntil.
+func amdTable(h copyHost) *copyPolicy {
+	var in, out []sizeBand
+	nt := copyKind(0)
+	switch {
+	case h.avx512:
+		out = []sizeBand{{avx512MinSize, copyAVX512}}
+		in = []sizeBand{{avx512MinSize, copyAVX512}}
+		nt = copyAVX512NT
+	case h.avx2:
+		nt = copyAVX2NT
+	}
+	rep := repMovsbFrom(h)
+	in = append(in, sizeBand{rep, copyRepMovsb})
+	if until := repMovsbUntil(h); nt != 0 && until > rep {
+		in = append(in, sizeBand{until, nt})
+	}
+	out = append(out, sizeBand{max(amdOutRepMovsbFrom, rep), copyRepMovsb})
+	return &copyPolicy{table: "amd", in: in, out: out}
 }
 
 // forcedPolicy uses the named variant for every slot size (copySlot still
@@ -248,6 +426,7 @@ func forcedPolicy(name string) *copyPolicy {
 	if name == "" || name == "auto" {
 		return autoPolicy()
 	}
+	forced := cpuEnv + "=" + name
 	kind, ok := kindByName(name)
 	if name == "nt" {
 		ok = true
@@ -257,19 +436,19 @@ func forcedPolicy(name string) *copyPolicy {
 		case kindSupported(copyAVX2NT):
 			kind = copyAVX2NT
 		default:
-			return &copyPolicy{forced: name, note: "no non-temporal variant on this host; using builtin"}
+			return &copyPolicy{forced: forced, note: "no non-temporal variant on this host; using builtin"}
 		}
 	}
 	if !ok {
-		return &copyPolicy{forced: name, note: fmt.Sprintf("unknown variant %q; using builtin", name)}
+		return &copyPolicy{forced: forced, note: fmt.Sprintf("unknown variant %q; using builtin", name)}
 	}
 	if !kindSupported(kind) {
-		return &copyPolicy{forced: name, note: fmt.Sprintf("%s not supported on this host or build; using builtin", kind)}
+		return &copyPolicy{forced: forced, note: fmt.Sprintf("%s not supported on this host or build; using builtin", kind)}
 	}
 	return &copyPolicy{
 		out:    []sizeBand{{0, kind.temporal()}},
 		in:     []sizeBand{{0, kind}},
-		forced: name,
+		forced: forced,
 	}
 }
 
@@ -285,7 +464,7 @@ func kindByName(name string) (copyKind, bool) {
 // kindSupported reports whether this build and this CPU can run kind.
 func kindSupported(k copyKind) bool {
 	switch k {
-	case copyBuiltin, copyGo:
+	case copyBuiltin, copyGenericKind:
 		return true
 	case copyAVX2, copyAVX2NT:
 		return asmAMD64 && hasAVX2
@@ -293,6 +472,8 @@ func kindSupported(k copyKind) bool {
 		return asmAMD64 && hasAVX512
 	case copyNEON:
 		return asmARM64 && hasASIMD
+	case copyRepMovsb:
+		return asmAMD64 // any amd64 CPU runs it; ERMS/FSRM make it fast
 	}
 	return false
 }
@@ -377,44 +558,30 @@ func cpuSummary() string {
 		b.WriteString("; pure Go build")
 	}
 	p := activePolicy.Load()
-	fmt.Fprintf(&b, "; dequeue: %s; enqueue: %s", describeBands(p.out), describeBands(p.in))
+	from := "table " + p.table
 	if p.forced != "" {
-		fmt.Fprintf(&b, "; %s=%s", cpuEnv, p.forced)
-		if p.note != "" {
-			fmt.Fprintf(&b, " (%s)", p.note)
-		}
+		from = p.forced
+	}
+	fmt.Fprintf(&b, "; plan (%s): %s", from, formatPlan(p))
+	if p.note != "" {
+		fmt.Fprintf(&b, " (%s)", p.note)
 	}
 	return b.String()
 }
 
-func describeBands(bands []sizeBand) string {
-	if len(bands) == 0 || (len(bands) == 1 && bands[0].from == 0) {
-		k := copyBuiltin
-		if len(bands) == 1 {
-			k = bands[0].kind
-		}
-		return k.String()
-	}
-	parts := []string{fmt.Sprintf("builtin <%s", byteSize(bands[0].from))}
-	for _, b := range bands {
-		parts = append(parts, fmt.Sprintf("%s >=%s", b.kind, byteSize(b.from)))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func byteSize(n int) string {
-	switch {
-	case n < 0:
-		return "?"
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%dB", n)
-}
-
 // CopyPlan describes, in one line, the CPU features this package detected
-// and the slot-copy routine it uses for each message size and direction
-// (what SHQUEUE_CPU can force): for logs and benchmark reports.
+// and the slot-copy routine it uses for each message size and direction: for
+// logs and benchmark reports. The part after "plan (...): " is in the form
+// SHQUEUE_COPY_PLAN takes.
 func CopyPlan() string { return cpuSummary() }
+
+// CopyVariantNames lists the slot-copy variants this host and build can run,
+// by the names SHQUEUE_CPU and SHQUEUE_COPY_PLAN take: what `shqueue bench
+// -copies` measures.
+func CopyVariantNames() []string {
+	var names []string
+	for _, k := range supportedKinds() {
+		names = append(names, k.String())
+	}
+	return names
+}

@@ -59,6 +59,9 @@ func runBench(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.copies {
+		return runCopies(ctx, cfg, os.Stdout, os.Stderr)
+	}
 	rep, err := runAll(ctx, cfg, os.Stderr)
 	if rep != nil {
 		if werr := writeOutputs(rep, cfg, os.Stdout); werr != nil && err == nil {
@@ -98,6 +101,7 @@ func parseBenchFlags(args []string) (*benchConfig, error) {
 	fs.DurationVar(&cfg.maxTime, "maxtime", time.Second, "stop a measurement after this much timed traffic even if -n round trips (or -tn messages) are not done: cross-CPU kernel transports take ~100 µs per round trip under a hypervisor; the warm-up gets a tenth; 0: never")
 	fs.StringVar(&cfg.check, "check", "full", "what receivers verify: full (sequence number, last word and a checksum of every byte) or ends (sequence number and last word only, like the C floor programs: for bandwidth comparisons with them)")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress on stderr")
+	fs.BoolVar(&cfg.copies, "copies", false, "instead, compare the slot-copy variants: shqueue-spin throughput per variant and size (bench_copies.go)")
 	fs.IntVar(&cfg.wakeups, "wakeups", 2000, "wake-ups from sleep to time per shqueue wait strategy (0: skip)")
 	fs.DurationVar(&cfg.wakePause, "wakepause", time.Millisecond, "how long the consumer waits on an empty queue before each wake-up (an adaptive waiter sleeps after about 220µs)")
 	fs.DurationVar(&cfg.idle, "idle", time.Second, "how long a consumer blocks on an empty queue to measure its idle CPU, per shqueue wait strategy (0: skip)")

@@ -30,6 +30,7 @@ type benchConfig struct {
 	maxTime    time.Duration
 	check      string
 	quiet      bool
+	copies     bool // -copies: compare the slot-copy variants instead (bench_copies.go)
 	// The wake section (bench_wake.go).
 	wakeups   int
 	wakePause time.Duration

@@ -70,6 +70,7 @@ func runStat(args []string) error {
 	fmt.Fprintf(tw, "last shmat\t%s (any process, inspections included)\n", opsTime(info.LastAttach))
 	fmt.Fprintf(tw, "kernel attachments\t%d\n", info.Attachments)
 	fmt.Fprintf(tw, "sleeping now\t%d consumers, %d producers\n", info.SleepingConsumers, info.SleepingProducers)
+	fmt.Fprintf(tw, "copy plan\t%s (this process's; each process derives its own)\n", shqueue.CopyPlan())
 	fmt.Fprintf(tw, "status\t%s\n", statusLine(info))
 	fmt.Fprintf(tw, "processes\t%d\n", len(info.Processes))
 	if err := tw.Flush(); err != nil {
