@@ -161,3 +161,77 @@ func (t *Typed[T]) DequeueTry(v *T) bool {
 	*v = p.v
 	return true
 }
+
+// sliceBytes views vs as back-to-back messages; only when exact.
+func (t *Typed[T]) sliceBytes(vs []T) []byte {
+	if len(vs) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&vs[0])), uintptr(len(vs))*unsafe.Sizeof(vs[0]))
+}
+
+// EnqueueBatch adds every value in vs, in order, waiting for room until ctx
+// is done, and returns how many went in (Queue.EnqueueBatch). A T whose size
+// is a multiple of 8 bytes goes in runs of one claim each; a padded T one
+// message at a time.
+func (t *Typed[T]) EnqueueBatch(ctx context.Context, vs []T) (int, error) {
+	if t.exact {
+		if len(vs) == 0 {
+			return 0, nil
+		}
+		return t.q.EnqueueBatch(ctx, t.sliceBytes(vs))
+	}
+	for i := range vs {
+		if err := t.EnqueueBlock(ctx, &vs[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(vs), nil
+}
+
+// EnqueueBatchTry adds as many values of vs as there is room for now, a
+// prefix, and returns how many (Queue.EnqueueBatchTry).
+func (t *Typed[T]) EnqueueBatchTry(vs []T) int {
+	if t.exact {
+		return t.q.EnqueueBatchTry(t.sliceBytes(vs))
+	}
+	for i := range vs {
+		if !t.EnqueueTry(&vs[i]) {
+			return i
+		}
+	}
+	return len(vs)
+}
+
+// DequeueBatch waits until ctx is done for at least one message, then moves
+// the ready ones into vs, up to len(vs), and returns how many
+// (Queue.DequeueBatch). vs must not be empty.
+func (t *Typed[T]) DequeueBatch(ctx context.Context, vs []T) (int, error) {
+	if t.exact {
+		return t.q.DequeueBatch(ctx, t.sliceBytes(vs))
+	}
+	if len(vs) == 0 {
+		return 0, keyErr("dequeue", t.q.key, ErrMsgSize, "an empty batch")
+	}
+	if err := t.DequeueBlock(ctx, &vs[0]); err != nil {
+		return 0, err
+	}
+	n := 1
+	for n < len(vs) && t.DequeueTry(&vs[n]) {
+		n++
+	}
+	return n, nil
+}
+
+// DequeueBatchTry moves the messages ready now into vs, up to len(vs), and
+// returns how many (Queue.DequeueBatchTry). vs must not be empty.
+func (t *Typed[T]) DequeueBatchTry(vs []T) int {
+	if t.exact {
+		return t.q.DequeueBatchTry(t.sliceBytes(vs))
+	}
+	n := 0
+	for n < len(vs) && t.DequeueTry(&vs[n]) {
+		n++
+	}
+	return n
+}

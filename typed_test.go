@@ -223,3 +223,50 @@ func TestTypedAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestTypedBatch: the batch calls over []T carry every value whole and in
+// order, for a T that is copied in place and for a padded one, and take only
+// what fits or what is ready.
+func TestTypedBatch(t *testing.T) {
+	t.Run("exact", func(t *testing.T) {
+		testTypedBatch(t, func(i int) typedQuote {
+			return typedQuote{Price: float64(i), ID: uint64(i) << 33, Venue: [8]byte{byte(i)}}
+		})
+	})
+	t.Run("padded", func(t *testing.T) {
+		testTypedBatch(t, func(i int) typedTick { return typedTick{Px: [3]uint32{uint32(i), 1, 2}, Lot: byte(i)} })
+	})
+}
+
+func testTypedBatch[T comparable](t *testing.T, make func(int) T) {
+	q := newTestQueue(t, TypedMsgWords[T](), 4)
+	tq, err := NewTyped[T](q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	in := []T{make(1), make(2), make(3), make(4), make(5), make(6)}
+	if n := tq.EnqueueBatchTry(in); n != 4 {
+		t.Fatalf("EnqueueBatchTry into 4 free slots put in %d", n)
+	}
+	out := []T{make(0), make(0), make(0)}
+	if n := tq.DequeueBatchTry(out); n != 3 || out[0] != in[0] || out[2] != in[2] {
+		t.Fatalf("DequeueBatchTry = %d, %v", n, out)
+	}
+	if n, err := tq.EnqueueBatch(ctx, in[4:]); n != 2 || err != nil {
+		t.Fatalf("EnqueueBatch = %d, %v", n, err)
+	}
+	all := []T{make(0), make(0), make(0), make(0), make(0)}
+	if n, err := tq.DequeueBatch(ctx, all); n != 3 || err != nil || all[0] != in[3] || all[2] != in[5] {
+		t.Fatalf("DequeueBatch = %d, %v, %v", n, err, all)
+	}
+	if n := tq.DequeueBatchTry(all); n != 0 {
+		t.Fatalf("DequeueBatchTry on an empty queue took %d", n)
+	}
+	if allocs := testing.AllocsPerRun(50, func() {
+		tq.EnqueueBatchTry(in[:2])
+		tq.DequeueBatchTry(out)
+	}); allocs != 0 {
+		t.Fatalf("batch calls allocate %v times", allocs)
+	}
+}
