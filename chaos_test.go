@@ -156,6 +156,11 @@ func runChaos(t *testing.T, producers, consumerProcs int, opts ...Option) {
 		var cmd *exec.Cmd
 		c := &chaosChild{producer: producer, mode: modes[started/2%len(modes)]}
 		started++
+		if !producer && c.mode == modeBatch && q.SingleProducer() {
+			// A batch consumer puts back the stop messages its batch took
+			// beyond its own, which only the producer role may do.
+			c.mode = modeSingle
+		}
 		if producer {
 			c.id = nextID
 			nextID++
