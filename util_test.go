@@ -50,8 +50,10 @@ func newTestQueue(t testing.TB, words, capacity uint32, opts ...Option) *Queue {
 			t.Fatalf("Create(%#x, %d, %d): %v", key, words, capacity, err)
 		}
 		t.Cleanup(func() {
+			// Delete works on a closed handle too: a test that closed its
+			// queue itself must not leave the segment behind.
+			_ = q.Delete()
 			if !q.closed.Load() {
-				_ = q.Delete()
 				_ = q.Close()
 			}
 		})
