@@ -27,7 +27,6 @@ var (
 	ErrNoMem         = errors.New("not enough memory for the segment")
 	ErrNoIDs         = errors.New("system limit on shared memory segments reached")
 	ErrRemoved       = errors.New("segment was removed")
-	ErrNotAttached   = errors.New("segment is not attached")
 	ErrSystemFailure = errors.New("system call failed")
 	ErrBusy          = errors.New("the exclusive role is held by another live handle")
 	ErrRole          = errors.New("the queue's side is exclusive and this handle does not hold its role")

@@ -34,7 +34,7 @@ const (
 // sleepSlice bounds one futex sleep: a sleeper wakes this often to look for a
 // claim that a dead process left behind (no one else would wake it). With
 // recovery's stallGrace after the first look, a survivor asleep behind a dead
-// claimant resumes within about sleepSlice+stallGrace; waking 100 times a
+// claimant usually resumes within sleepSlice+stallGrace (BenchmarkRecovery); waking 100 times a
 // second costs an idle waiter well under 1% of a core (TestIdleCost). Tests
 // that prove no wake-up is ever lost raise it so a lost one hangs visibly.
 var sleepSlice = 10 * time.Millisecond
