@@ -205,30 +205,48 @@ func (z *zeroWatch) creating(key int, err error) bool {
 	return time.Since(z.since) < zeroHeaderGrace
 }
 
-// freshZeroHeader reports whether the segment at key has no magic (or, by
-// now, a shqueue's) and was made moments ago by a process that still runs.
+// freshZeroHeader reports whether the segment at key is worth another look:
+// it is gone, or its header now shows a shqueue Create (its record or its
+// magic), or it is still all zeros but was made moments ago by a process that
+// still runs. The header is read before the creator's liveness: a creator may
+// finish, and exit, between the caller's look and this one.
 func freshZeroHeader(key int) bool {
 	id, err := shmLookup("open", key)
+	if errors.Is(err, ErrNotExist) {
+		return true
+	}
 	if err != nil {
 		return false
 	}
 	info, err := shmStat(key, id)
-	if err != nil || info.size < headerSize || !processAlive(int(info.cpid), 0) {
-		return false
+	if errors.Is(err, ErrRemoved) {
+		return true
 	}
-	// shm_ctime has whole seconds; 0 where the system does not say.
-	if info.ctime != 0 && time.Since(time.Unix(info.ctime, 0)) > zeroHeaderGrace+time.Second {
+	if err != nil || info.size < headerSize {
 		return false
 	}
 	seg, err := shmAttachReadOnly(key, id)
+	if errors.Is(err, ErrRemoved) {
+		return true
+	}
 	if err != nil {
 		return false
 	}
-	defer seg.detach()
-	// The creator may have written its record, or even finished, since
-	// the caller looked: any header a Create writes means look again.
-	magic := atomic.LoadUint64(u64At(unsafe.Pointer(&seg.mem[0]), offMagic))
-	return magic == 0 || magic == layoutMagic
+	base := unsafe.Pointer(&seg.mem[0])
+	magic := atomic.LoadUint64(u64At(base, offMagic))
+	creator := atomic.LoadUint64(u64At(base, offCreator))
+	_ = seg.detach()
+	switch {
+	case magic == layoutMagic || creator&creatorTag != 0:
+		return true
+	case magic != 0 || creator != 0:
+		return false
+	}
+	if !processAlive(int(info.cpid), 0) {
+		return false
+	}
+	// shm_ctime has whole seconds; 0 where the system does not say.
+	return info.ctime == 0 || time.Since(time.Unix(info.ctime, 0)) <= zeroHeaderGrace+time.Second
 }
 
 // Internal outcomes of the create steps.
