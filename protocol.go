@@ -150,7 +150,7 @@ const (
 // other check. Lane i records its claims in the entry's record i; the first
 // two are the exclusive roles' (roles.go), taken by enterRole.
 func (q *Queue) enter() int {
-	if atomic.CompareAndSwapUint64(&q.laneBusy[firstSharedLane], laneFree, laneTaken) {
+	if atomic.CompareAndSwapUint64(&q.laneBusy[firstSharedLane].w, laneFree, laneTaken) {
 		return firstSharedLane
 	}
 	return q.enterSlow()
@@ -163,23 +163,41 @@ const (
 	laneClosed = 2
 )
 
-// Lane indexes: the exclusive roles' lanes, then the shared ones.
+// Lane indexes: the exclusive roles' lanes, then the shared ones. A shared
+// handle's enqueues try firstSharedLane first and its dequeues
+// firstConsumerLane, whose claim record (offProcRecords + lane*8) is on the
+// entry's other line: a producer and a consumer goroutine of one handle then
+// write neither the same laneBusy line nor the same record line (a line
+// passed between two cores at every call doubled a 64-byte ping-pong).
 const (
-	laneProducer    = 0 // the exclusive producer role's lane (roles.go)
-	laneConsumer    = 1 // the exclusive consumer role's lane
-	firstSharedLane = 2
+	laneProducer      = 0 // the exclusive producer role's lane (roles.go)
+	laneConsumer      = 1 // the exclusive consumer role's lane
+	firstSharedLane   = 2
+	firstConsumerLane = firstSharedLane + cacheLine/8 // records at entry+64 and entry+128
 )
+
+// laneWord is one lane's state, alone on its cache line.
+type laneWord struct {
+	w uint64
+	_ [cacheLine - 8]byte
+}
 
 // enterSlow is enter when the first shared lane is taken: another goroutine
 // is inside the handle, or it is closed.
-func (q *Queue) enterSlow() int {
+func (q *Queue) enterSlow() int { return q.enterSharedFrom(firstSharedLane) }
+
+// enterSharedFrom takes a free shared lane, looking from lane first and on
+// round the shared ones, or returns -1 if the handle is closed.
+func (q *Queue) enterSharedFrom(first int) int {
+	const shared = procRecords - firstSharedLane
 	for {
-		for i := firstSharedLane; i < len(q.laneBusy); i++ {
-			switch atomic.LoadUint64(&q.laneBusy[i]) {
+		for k := range shared {
+			i := firstSharedLane + (first-firstSharedLane+k)%shared
+			switch atomic.LoadUint64(&q.laneBusy[i].w) {
 			case laneClosed:
 				return -1
 			case laneFree:
-				if atomic.CompareAndSwapUint64(&q.laneBusy[i], laneFree, laneTaken) {
+				if atomic.CompareAndSwapUint64(&q.laneBusy[i].w, laneFree, laneTaken) {
 					return i
 				}
 			}
@@ -192,10 +210,10 @@ func (q *Queue) enterSlow() int {
 // to leave, and calls wakeSleepers now and then while it waits.
 func (q *Queue) closeLanes(wakeSleepers func()) {
 	for i := range q.laneBusy {
-		if atomic.CompareAndSwapUint64(&q.laneBusy[i], laneRefused, laneClosed) {
+		if atomic.CompareAndSwapUint64(&q.laneBusy[i].w, laneRefused, laneClosed) {
 			continue // a role's lane this handle never had (roles.go)
 		}
-		for round := 0; !atomic.CompareAndSwapUint64(&q.laneBusy[i], laneFree, laneClosed); round++ {
+		for round := 0; !atomic.CompareAndSwapUint64(&q.laneBusy[i].w, laneFree, laneClosed); round++ {
 			if round%closeRoundsPerWake == 0 {
 				wakeSleepers()
 			}
@@ -214,7 +232,7 @@ const (
 
 // leave gives the lane back. A release store: everything the call did in the
 // segment happens before Close can see the lane free.
-func (q *Queue) leave(lane int) { storeRelease64(&q.laneBusy[lane], 0) }
+func (q *Queue) leave(lane int) { storeRelease64(&q.laneBusy[lane].w, 0) }
 
 // record returns this handle's claim record for a lane (a shared lane or a
 // role's).

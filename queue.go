@@ -55,10 +55,11 @@ type Queue struct {
 	waiters atomic.Int32 // blocking calls inside the handle, between attempts
 
 	// laneBusy marks the lanes taken by calls inside the handle (protocol.go:
-	// enter; the first two are the exclusive roles', roles.go), on lines of
-	// their own: only this handle's goroutines touch them.
+	// enter; the first two are the exclusive roles', roles.go), each on a
+	// line of its own: a producer goroutine and a consumer goroutine sharing
+	// the handle take different lanes and never write the same line.
 	_        [64]byte
-	laneBusy [procRecords]uint64
+	laneBusy [procRecords]laneWord
 
 	// Stall tracking for crash recovery, on its own line: written only when an
 	// operation finds the queue empty or full.

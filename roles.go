@@ -80,7 +80,7 @@ const laneRefused = 4
 // closed, laneDenied if this handle may not enqueue. One CAS on process
 // memory, as enter.
 func (q *Queue) enterProducer() int {
-	if atomic.CompareAndSwapUint64(&q.laneBusy[q.prodLane&laneMask], laneFree, laneTaken) {
+	if atomic.CompareAndSwapUint64(&q.laneBusy[q.prodLane&laneMask].w, laneFree, laneTaken) {
 		return q.prodLane
 	}
 	return q.enterSlowAt(q.prodLane)
@@ -88,7 +88,7 @@ func (q *Queue) enterProducer() int {
 
 // enterConsumer is enterProducer for a dequeue.
 func (q *Queue) enterConsumer() int {
-	if atomic.CompareAndSwapUint64(&q.laneBusy[q.consLane&laneMask], laneFree, laneTaken) {
+	if atomic.CompareAndSwapUint64(&q.laneBusy[q.consLane&laneMask].w, laneFree, laneTaken) {
 		return q.consLane
 	}
 	return q.enterSlowAt(q.consLane)
@@ -102,7 +102,7 @@ const laneMask = 31
 // not free.
 func (q *Queue) enterSlowAt(lane int) int {
 	if lane >= firstSharedLane {
-		return q.enterSlow()
+		return q.enterSharedFrom(lane)
 	}
 	return q.enterRoleSlow(lane)
 }
@@ -120,7 +120,7 @@ func laneResult(lane int) opResult {
 // may not use the side.
 func (q *Queue) enterRoleSlow(lane int) int {
 	for {
-		switch atomic.LoadUint64(&q.laneBusy[lane]) {
+		switch atomic.LoadUint64(&q.laneBusy[lane].w) {
 		case laneClosed:
 			return -1
 		case laneRefused:
@@ -129,7 +129,7 @@ func (q *Queue) enterRoleSlow(lane int) int {
 			}
 			return laneDenied
 		case laneFree:
-			if atomic.CompareAndSwapUint64(&q.laneBusy[lane], laneFree, laneTaken) {
+			if atomic.CompareAndSwapUint64(&q.laneBusy[lane].w, laneFree, laneTaken) {
 				return lane
 			}
 		}
@@ -243,15 +243,15 @@ func (q *Queue) releaseRoles() {
 // queue's flags and the roles asked for, taking the leases it asked for.
 func (q *Queue) takeRoles(op string, asked uint32) error {
 	q.prodMode, q.consMode = roleShared, roleShared
-	q.prodLane, q.consLane = firstSharedLane, firstSharedLane
-	q.laneBusy[laneProducer], q.laneBusy[laneConsumer] = laneRefused, laneRefused
+	q.prodLane, q.consLane = firstSharedLane, firstConsumerLane
+	q.laneBusy[laneProducer].w, q.laneBusy[laneConsumer].w = laneRefused, laneRefused
 	if q.flags&flagSingleProducer != 0 {
 		q.prodMode, q.prodLane = roleDenied, laneProducer
 		if asked&flagSingleProducer != 0 {
 			if err := q.takeRole(op, true); err != nil {
 				return err
 			}
-			q.prodMode, q.laneBusy[laneProducer] = roleSole, laneFree
+			q.prodMode, q.laneBusy[laneProducer].w = roleSole, laneFree
 		}
 	}
 	if q.flags&flagSingleConsumer != 0 {
@@ -261,7 +261,7 @@ func (q *Queue) takeRoles(op string, asked uint32) error {
 				q.releaseRoles()
 				return err
 			}
-			q.consMode, q.laneBusy[laneConsumer] = roleSole, laneFree
+			q.consMode, q.laneBusy[laneConsumer].w = roleSole, laneFree
 		}
 	}
 	return nil

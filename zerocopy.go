@@ -68,7 +68,7 @@ func (q *Queue) holdSlot(consumer, exact bool, h *held) opResult {
 			}
 		}
 		h.lane, h.pos = lane, pos
-		atomic.StoreUint64(&q.laneBusy[lane], heldWord(consumer, pos))
+		atomic.StoreUint64(&q.laneBusy[lane].w, heldWord(consumer, pos))
 		return opDone
 	}
 }
@@ -77,7 +77,7 @@ func (q *Queue) holdSlot(consumer, exact bool, h *held) opResult {
 func (q *Queue) checkHeld(op string) {
 	n := 0
 	for i := range q.laneBusy {
-		if atomic.LoadUint64(&q.laneBusy[i])&3 == 3 {
+		if atomic.LoadUint64(&q.laneBusy[i].w)&3 == 3 {
 			n++
 		}
 	}
@@ -92,7 +92,7 @@ func (q *Queue) unhold(consumer bool, lane int, pos uint64, what string) {
 	if q == nil {
 		panic("shqueue: " + what + " on a zero value")
 	}
-	if !atomic.CompareAndSwapUint64(&q.laneBusy[lane], heldWord(consumer, pos), laneTaken) {
+	if !atomic.CompareAndSwapUint64(&q.laneBusy[lane].w, heldWord(consumer, pos), laneTaken) {
 		panic("shqueue: " + what + " after Commit, Abort or Release: the slot belongs to the queue")
 	}
 }
@@ -103,7 +103,7 @@ func (q *Queue) slotBytes(consumer bool, lane int, pos uint64, what string) []by
 	if q == nil {
 		panic("shqueue: " + what + " on a zero value")
 	}
-	if atomic.LoadUint64(&q.laneBusy[lane]) != heldWord(consumer, pos) {
+	if atomic.LoadUint64(&q.laneBusy[lane].w) != heldWord(consumer, pos) {
 		panic("shqueue: " + what + " after Commit, Abort or Release: the slot belongs to the queue")
 	}
 	return q.data(q.slot(pos))
