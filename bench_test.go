@@ -216,46 +216,57 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 // protocol around them.
 func BenchmarkQueue(b *testing.B) {
 	for _, size := range benchSizes {
-		b.Run(fmt.Sprintf("op=enqueue-dequeue/size=%d", size), func(b *testing.B) {
-			capacity := uint32(64)
-			if size > 64<<10 {
-				capacity = 4 // 8 MiB x 64 would exceed common SHM limits
-			}
-			key, err := FindFreeKey()
-			if err != nil {
-				b.Fatalf("FindFreeKey: %v", err)
-			}
-			q, err := Create(key, uint32(size/8), capacity)
-			if err != nil {
-				b.Fatalf("Create: %v", err)
-			}
-			b.Cleanup(func() {
-				if err := q.Delete(); err != nil {
-					b.Errorf("Delete: %v", err)
-				}
-				if err := q.Close(); err != nil {
-					b.Errorf("Close: %v", err)
-				}
-			})
-			msg := bufferAt(size, 0)
-			for i := range msg {
-				msg[i] = byte(i)
-			}
-			buf := bufferAt(size, 2048)
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				if !q.EnqueueTry(msg) {
-					b.Fatal("EnqueueTry on an empty queue failed")
-				}
-				if !q.DequeueTry(buf) {
-					b.Fatal("DequeueTry after an enqueue failed")
-				}
-			}
-			if buf[size-1] != msg[size-1] {
-				b.Fatal("dequeued wrong bytes")
-			}
+		b.Run(fmt.Sprintf("op=enqueue-dequeue/size=%d", size), func(b *testing.B) { benchQueue(b, size) })
+	}
+	// The same on a WithSingleGoroutine handle: the lane taken without a
+	// locked CAS (roles.go: enterOwn).
+	for _, size := range []int{64, 4096} {
+		b.Run(fmt.Sprintf("op=enqueue-dequeue-one-goroutine/size=%d", size), func(b *testing.B) {
+			benchQueue(b, size, WithSingleGoroutine())
 		})
+	}
+}
+
+// benchQueue moves one message in and out of a queue of size-byte messages,
+// in one goroutine, b.N times.
+func benchQueue(b *testing.B, size int, opts ...Option) {
+	capacity := uint32(64)
+	if size > 64<<10 {
+		capacity = 4 // 8 MiB x 64 would exceed common SHM limits
+	}
+	key, err := FindFreeKey()
+	if err != nil {
+		b.Fatalf("FindFreeKey: %v", err)
+	}
+	q, err := Create(key, uint32(size/8), capacity, opts...)
+	if err != nil {
+		b.Fatalf("Create: %v", err)
+	}
+	b.Cleanup(func() {
+		if err := q.Delete(); err != nil {
+			b.Errorf("Delete: %v", err)
+		}
+		if err := q.Close(); err != nil {
+			b.Errorf("Close: %v", err)
+		}
+	})
+	msg := bufferAt(size, 0)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	buf := bufferAt(size, 2048)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !q.EnqueueTry(msg) {
+			b.Fatal("EnqueueTry on an empty queue failed")
+		}
+		if !q.DequeueTry(buf) {
+			b.Fatal("DequeueTry after an enqueue failed")
+		}
+	}
+	if buf[size-1] != msg[size-1] {
+		b.Fatal("dequeued wrong bytes")
 	}
 }
 

@@ -16,7 +16,9 @@
 // handles: every claim is recorded on its own, so a crash or a stall of any
 // of them is recovered exactly. Calls blocked or spinning in a closed handle
 // return ErrClosed (or false), and Close waits for calls in the middle of a
-// copy to finish before it unmaps the segment.
+// copy to finish before it unmaps the segment. A handle used by one goroutine
+// at a time can drop the locked CAS each call pays for that
+// (WithSingleGoroutine).
 //
 // # Semantics
 //

@@ -41,3 +41,17 @@ func sleeperBarrier() {
 		unix.Syscall(unix.SYS_MEMBARRIER, membarrierGlobalExpedited, 0, 0)
 	}
 }
+
+// processFence is true when processBarrier is a real barrier: this process
+// registered for the expedited membarrier (lightWake), which then reaches
+// every running thread of this process too.
+var processFence = lightWake
+
+// processBarrier makes every running thread of this process pass through a
+// full barrier before it returns (Close of a WithSingleGoroutine handle,
+// roles.go: enterOwn).
+func processBarrier() {
+	if processFence {
+		unix.Syscall(unix.SYS_MEMBARRIER, membarrierGlobalExpedited, 0, 0)
+	}
+}

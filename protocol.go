@@ -210,14 +210,23 @@ func (q *Queue) enterSharedFrom(first int) int {
 // to leave, and calls wakeSleepers now and then while it waits.
 func (q *Queue) closeLanes(wakeSleepers func()) {
 	for i := range q.laneBusy {
-		if atomic.CompareAndSwapUint64(&q.laneBusy[i].w, laneRefused, laneClosed) {
-			continue // a role's lane this handle never had (roles.go)
-		}
-		for round := 0; !atomic.CompareAndSwapUint64(&q.laneBusy[i].w, laneFree, laneClosed); round++ {
-			if round%closeRoundsPerWake == 0 {
-				wakeSleepers()
+		w := &q.laneBusy[i].w
+		for round := 0; ; round++ {
+			switch v := atomic.LoadUint64(w); v {
+			case laneClosed:
+				// A WithSingleGoroutine call that saw Close closed it (roles.go: enterOwn).
+			case laneFree, laneRefused: // laneRefused: a role's lane this handle never had (roles.go)
+				if !atomic.CompareAndSwapUint64(w, v, laneClosed) {
+					continue
+				}
+			default:
+				if round%closeRoundsPerWake == 0 {
+					wakeSleepers()
+				}
+				time.Sleep(closePoll)
+				continue
 			}
-			time.Sleep(closePoll)
+			break
 		}
 	}
 }

@@ -21,23 +21,24 @@ type Queue struct {
 	// Read-only after Create/Open: the process-local copy of the geometry
 	// and the addresses derived from it. Nothing read from shared memory
 	// later changes them.
-	base     unsafe.Pointer
-	slots    unsafe.Pointer
-	capacity uint64
-	mask     uint64 // capacity-1 when capacity is a power of two
-	pow2     bool
-	stride   uintptr
-	dataOff  uintptr
-	msgSize  int
-	inKind   copyKind // copy variant into the segment (enqueue)
-	outKind  copyKind // copy variant out of it (dequeue)
-	wait     WaitStrategy
-	tryWait  time.Duration
-	flags    uint32   // the queue's options (layout.go: flagSingleProducer, flagSingleConsumer)
-	prodMode roleMode // how this handle enqueues: shared, holding the producer role, or not allowed (roles.go)
-	consMode roleMode // the same for dequeues
-	prodLane int      // the lane an enqueue tries first: a role's, or the first shared one (roles.go)
-	consLane int      // the lane a dequeue tries first
+	base         unsafe.Pointer
+	slots        unsafe.Pointer
+	capacity     uint64
+	mask         uint64 // capacity-1 when capacity is a power of two
+	pow2         bool
+	stride       uintptr
+	dataOff      uintptr
+	msgSize      int
+	inKind       copyKind // copy variant into the segment (enqueue)
+	outKind      copyKind // copy variant out of it (dequeue)
+	wait         WaitStrategy
+	tryWait      time.Duration
+	flags        uint32   // the queue's options (layout.go: flagSingleProducer, flagSingleConsumer)
+	oneGoroutine bool     // WithSingleGoroutine and the system allows it: lanes taken without a CAS (roles.go: enterOwn)
+	prodMode     roleMode // how this handle enqueues: shared, holding the producer role, or not allowed (roles.go)
+	consMode     roleMode // the same for dequeues
+	prodLane     int      // the lane an enqueue tries first: a role's, or the first shared one (roles.go)
+	consLane     int      // the lane a dequeue tries first
 
 	tail, head                                      *uint64
 	notEmpty, emptySleepers                         *uint32
@@ -152,6 +153,7 @@ func newQueue(op string, seg *segment, g geometry, o options) (*Queue, error) {
 	q.outKind = pickCopy(int(g.msgSize), false)
 	q.wait = o.wait
 	q.tryWait = o.tryWait
+	q.oneGoroutine = o.oneGoroutine && processFence
 	self, err := q.takeEntry()
 	if err != nil {
 		return nil, err
@@ -218,6 +220,11 @@ func (q *Queue) Close() error {
 		wakeAll(q.notFull)
 	}
 	wakeSleepers()
+	if q.oneGoroutine {
+		// The other half of enterOwn's bargain: a call that stored its
+		// lane taken without a barrier is seen below, or sees closed.
+		processBarrier()
+	}
 	q.closeLanes(wakeSleepers)
 	for round := 1; q.waiters.Load() != 0; round++ {
 		if round%closeRoundsPerWake == 0 {

@@ -80,6 +80,9 @@ const laneRefused = 4
 // closed, laneDenied if this handle may not enqueue. One CAS on process
 // memory, as enter.
 func (q *Queue) enterProducer() int {
+	if q.oneGoroutine {
+		return q.enterOwn(q.prodLane)
+	}
 	if atomic.CompareAndSwapUint64(&q.laneBusy[q.prodLane&laneMask].w, laneFree, laneTaken) {
 		return q.prodLane
 	}
@@ -88,10 +91,35 @@ func (q *Queue) enterProducer() int {
 
 // enterConsumer is enterProducer for a dequeue.
 func (q *Queue) enterConsumer() int {
+	if q.oneGoroutine {
+		return q.enterOwn(q.consLane)
+	}
 	if atomic.CompareAndSwapUint64(&q.laneBusy[q.consLane&laneMask].w, laneFree, laneTaken) {
 		return q.consLane
 	}
 	return q.enterSlowAt(q.consLane)
+}
+
+// enterOwn is enterProducer or enterConsumer for a handle whose calls never
+// overlap (WithSingleGoroutine): no other call can take the lane between the
+// load and the store, so it is taken without a locked instruction. Close
+// may: it sets closed, then a membarrier makes every thread of the process
+// pass a full barrier (Close), then it takes the free lanes. So either this
+// store is visible to Close before it looks at the lane (Close waits for the
+// call to leave), or the load of closed below comes after that barrier and
+// sees it (the call leaves the lane closed and returns -1). A lane that is
+// not free (closed, refused, a held zero-copy claim) takes the slow path.
+func (q *Queue) enterOwn(lane int) int {
+	w := &q.laneBusy[lane&laneMask].w
+	if atomic.LoadUint64(w) != laneFree {
+		return q.enterSlowAt(lane)
+	}
+	storeRelease64(w, laneTaken)
+	if q.closed.Load() {
+		storeRelease64(w, laneClosed)
+		return -1
+	}
+	return lane
 }
 
 // laneMask keeps a lane index in range for the compiler, which then leaves
