@@ -118,7 +118,9 @@ func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStra
 	}
 	var qs [2]*shqueue.Queue
 	for i, key := range keys {
-		opts := []shqueue.Option{shqueue.WithWait(wait)}
+		// One goroutine per side uses each handle, as a latency-critical
+		// user runs it: no locked CAS to take a lane.
+		opts := []shqueue.Option{shqueue.WithWait(wait), shqueue.WithSingleGoroutine()}
 		switch {
 		case !spsc:
 		case i == side: // this side sends on queue i
