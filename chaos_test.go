@@ -20,17 +20,9 @@ func init() {
 	// killed) one at a time, in batches of up to chaosBatch, or in place
 	// (crossproc_batch_test.go).
 	registerChild("chaos-producer", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		id, _ := strconv.ParseUint(args[1], 10, 64)
-		count, _ := strconv.ParseUint(args[2], 10, 64)
-		q, err := Open(key, AsProducer()) // the role matters on single-producer queues only
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "chaos producer:", err)
-			return 1
-		}
-		if err := modeProducer(q, args[3], id, count, chaosBatch); err != nil {
-			fmt.Fprintln(os.Stderr, "chaos producer:", err)
-			return 1
+		q := childOpen("chaos producer", args[0], AsProducer()) // the role matters on single-producer queues only
+		if err := modeProducer(q, args[3], argUint(args, 1), argUint(args, 2), chaosBatch); err != nil {
+			return childFail("chaos producer", err)
 		}
 		q.Close()
 		return 0
@@ -39,13 +31,8 @@ func init() {
 	// each, so a kill loses at most what the call had in hand) until a stop
 	// message.
 	registerChild("chaos-consumer", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		q, err := Open(key, AsConsumer())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "chaos consumer:", err)
-			return 1
-		}
-		err = modeConsumer(q, args[1], chaosBatch, func(b []byte) error {
+		q := childOpen("chaos consumer", args[0], AsConsumer())
+		err := modeConsumer(q, args[1], chaosBatch, func(b []byte) error {
 			_, err := os.Stdout.Write(b)
 			return err
 		})

@@ -19,21 +19,14 @@ const stopProducer = 1<<32 - 1
 func init() {
 	// producer KEY ID COUNT: enqueue COUNT self-checking messages.
 	registerChild("producer", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		id, _ := strconv.ParseUint(args[1], 10, 64)
-		count, _ := strconv.ParseUint(args[2], 10, 64)
-		q, err := Open(key, AsProducer()) // the role matters on single-producer queues only
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
-		}
+		q := childOpen("producer", args[0], AsProducer()) // the role matters on single-producer queues only
 		defer q.Close()
+		id, count := argUint(args, 1), argUint(args, 2)
 		msg := make([]byte, q.MsgSize())
 		for s := uint64(0); s < count; s++ {
 			fillMsg(msg, id, s)
 			if err := q.EnqueueBlock(context.Background(), msg); err != nil {
-				fmt.Fprintln(os.Stderr, "producer:", err)
-				return 1
+				return childFail("producer", err)
 			}
 		}
 		return 0
@@ -41,12 +34,7 @@ func init() {
 	// consumer KEY: dequeue until a stop message, writing (producer, seq)
 	// pairs to stdout; exit 3 on a torn message.
 	registerChild("consumer", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		q, err := Open(key, AsConsumer())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "consumer:", err)
-			return 1
-		}
+		q := childOpen("consumer", args[0], AsConsumer())
 		defer q.Close()
 		out := bufio.NewWriterSize(os.Stdout, 1<<16)
 		defer out.Flush()
@@ -54,8 +42,7 @@ func init() {
 		var rec [16]byte
 		for {
 			if err := q.DequeueBlock(context.Background(), buf); err != nil {
-				fmt.Fprintln(os.Stderr, "consumer:", err)
-				return 1
+				return childFail("consumer", err)
 			}
 			p, s, ok := readMsg(buf)
 			if !ok {
@@ -123,13 +110,7 @@ func runCrossProcess(t *testing.T, producers, consumers int, words, capacity uin
 	var readers sync.WaitGroup
 	for c := 0; c < consumers; c++ {
 		cmd := childCommand(t, "consumer", key)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		stdout := startReading(t, cmd)
 		cmds = append(cmds, &childProc{cmd: cmd, name: fmt.Sprintf("consumer %d", c)})
 		readers.Add(1)
 		go func() {
