@@ -52,12 +52,7 @@ func init() {
 	// recovery-victim KEY producer|consumer: open, say "ready", wait for a
 	// byte on stdin, then enqueue (or dequeue) 8 MiB messages until killed.
 	registerChild("recovery-victim", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		q, err := Open(key)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "recovery victim:", err)
-			return 1
-		}
+		q := childOpen("recovery victim", args[0])
 		msg := make([]byte, q.MsgSize())
 		fillWords(msg, 7, 0)
 		fmt.Println("ready")
@@ -66,14 +61,8 @@ func init() {
 			return 1
 		}
 		for {
-			if args[1] == "producer" {
-				err = q.EnqueueBlock(context.Background(), msg)
-			} else {
-				err = q.DequeueBlock(context.Background(), msg)
-			}
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "recovery victim:", err)
-				return 1
+			if err := moveBlocking(q, args[1] == "producer", msg); err != nil {
+				return childFail("recovery victim", err)
 			}
 		}
 	})
@@ -86,17 +75,7 @@ type recoveryVictim struct {
 
 func startRecoveryVictim(b *testing.B, key int, role string) *recoveryVictim {
 	cmd := childCommand(b, "recovery-victim", strconv.Itoa(key), role)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	stdin, stdout := startPiped(b, cmd)
 	v := &recoveryVictim{cmd: cmd, stdin: stdin}
 	ready := make(chan error, 1)
 	go func() {
@@ -106,6 +85,7 @@ func startRecoveryVictim(b *testing.B, key int, role string) *recoveryVictim {
 		}
 		ready <- err
 	}()
+	var err error
 	select {
 	case err = <-ready:
 	case <-time.After(time.Minute):

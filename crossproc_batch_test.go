@@ -138,35 +138,20 @@ func modeConsumer(q *Queue, mode string, maxBatch int, report func([]byte) error
 func init() {
 	// mode-producer KEY ID COUNT MODE MAXBATCH
 	registerChild("mode-producer", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		id, _ := strconv.ParseUint(args[1], 10, 64)
-		count, _ := strconv.ParseUint(args[2], 10, 64)
-		maxBatch, _ := strconv.Atoi(args[4])
-		q, err := Open(key)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
-		}
+		q := childOpen("producer", args[0])
 		defer q.Close()
-		if err := modeProducer(q, args[3], id, count, maxBatch); err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
+		if err := modeProducer(q, args[3], argUint(args, 1), argUint(args, 2), argInt(args, 4)); err != nil {
+			return childFail("producer", err)
 		}
 		return 0
 	})
 	// mode-consumer KEY MODE MAXBATCH: records to stdout until a stop message.
 	registerChild("mode-consumer", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		maxBatch, _ := strconv.Atoi(args[2])
-		q, err := Open(key)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "consumer:", err)
-			return 1
-		}
+		q := childOpen("consumer", args[0])
 		defer q.Close()
 		out := bufio.NewWriterSize(os.Stdout, 1<<16)
 		defer out.Flush()
-		err = modeConsumer(q, args[1], maxBatch, func(b []byte) error {
+		err := modeConsumer(q, args[1], argInt(args, 2), func(b []byte) error {
 			_, err := out.Write(b)
 			return err
 		})
@@ -205,13 +190,7 @@ func TestCrossProcessModes(t *testing.T) {
 			var readers sync.WaitGroup
 			for c, mode := range modes {
 				cmd := childCommand(t, "mode-consumer", key, mode, maxBatch)
-				stdout, err := cmd.StdoutPipe()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
+				stdout := startReading(t, cmd)
 				consumers = append(consumers, &childProc{cmd: cmd, name: mode + " consumer"})
 				readers.Add(1)
 				go func() {
@@ -261,14 +240,8 @@ func init() {
 	// N positions, publish K of them), deq-run (claim a run of N messages,
 	// release K), claim (Claim, half written), read (Read, unreleased).
 	registerChild("hold", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		n, _ := strconv.ParseUint(args[2], 10, 64)
-		k, _ := strconv.ParseUint(args[3], 10, 64)
-		q, err := Open(key)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "hold:", err)
-			return 1
-		}
+		q := childOpen("hold", args[0])
+		n, k := argUint(args, 2), argUint(args, 3)
 		msg := make([]byte, q.MsgSize())
 		switch args[1] {
 		case "enq-run", "deq-run":
@@ -314,13 +287,7 @@ func init() {
 func holdAndKill(t *testing.T, q *Queue, what string, n, k int) {
 	t.Helper()
 	cmd := childCommand(t, "hold", strconv.Itoa(q.Key()), what, strconv.Itoa(n), strconv.Itoa(k))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout := startReading(t, cmd)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || line != "holding\n" {
 		cmd.Process.Kill()

@@ -406,22 +406,19 @@ func init() {
 	registerChild("life-producer", func(args []string) int {
 		key, err := KeyFromName(args[0])
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			return childFail("name", err)
 		}
-		n, _ := strconv.Atoi(args[1])
+		n := argInt(args, 1)
 		q, err := OpenOrCreate(key, 1, 16, WithName(args[0]))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
+			return childFail("producer", err)
 		}
 		defer q.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for i := range n {
 			if err := q.EnqueueBlock(ctx, binary.LittleEndian.AppendUint64(nil, uint64(i))); err != nil {
-				fmt.Fprintln(os.Stderr, "producer:", err)
-				return 1
+				return childFail("producer", err)
 			}
 		}
 		return 0
@@ -431,25 +428,22 @@ func init() {
 	registerChild("life-consumer", func(args []string) int {
 		key, err := KeyFromName(args[0])
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			return childFail("name", err)
 		}
-		n, _ := strconv.Atoi(args[1])
+		n := argInt(args, 1)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		fmt.Println("waiting")
 		q, err := OpenWait(ctx, key, WithName(args[0]))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "consumer:", err)
-			return 1
+			return childFail("consumer", err)
 		}
 		defer q.Close()
 		defer q.Delete()
 		buf := make([]byte, 8)
 		for i := range n {
 			if err := q.DequeueBlock(ctx, buf); err != nil {
-				fmt.Fprintln(os.Stderr, "consumer:", err)
-				return 1
+				return childFail("consumer", err)
 			}
 			if got := binary.LittleEndian.Uint64(buf); got != uint64(i) {
 				fmt.Fprintf(os.Stderr, "consumer: message %d is %d\n", i, got)

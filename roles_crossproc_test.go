@@ -2,10 +2,8 @@ package shqueue
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -18,30 +16,20 @@ func init() {
 	// "consumer"), move COUNT messages, then claim one more position and stop
 	// in the middle of its copy, saying so on stdout, until killed.
 	registerChild("role-stall", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
 		producer := args[1] == "producer"
-		count, _ := strconv.Atoi(args[2])
 		opt := AsConsumer()
 		if producer {
 			opt = AsProducer()
 		}
-		q, err := Open(key, opt)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "role-stall:", err)
-			return 1
-		}
+		q := childOpen("role-stall", args[0], opt)
 		msg := make([]byte, q.MsgSize())
-		for s := 0; s < count; s++ {
-			var err error
+		count := argInt(args, 2)
+		for s := range count {
 			if producer {
 				fillMsg(msg, 1, uint64(s))
-				err = q.EnqueueBlock(context.Background(), msg)
-			} else {
-				err = q.DequeueBlock(context.Background(), msg)
 			}
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "role-stall:", err)
-				return 1
+			if err := moveBlocking(q, producer, msg); err != nil {
+				return childFail("role-stall", err)
 			}
 		}
 		// The first half of an operation, as enqueue and dequeue do it.
@@ -87,13 +75,7 @@ func TestRoleTakeover(t *testing.T) {
 				}
 			}
 			cmd := childCommand(t, "role-stall", strconv.Itoa(q.Key()), side, "2")
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			out := startReading(t, cmd)
 			defer func() {
 				cmd.Process.Kill()
 				cmd.Wait()

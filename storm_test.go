@@ -53,15 +53,8 @@ func init() {
 	// is killed). When stdin closes each goroutine finishes the message in
 	// hand; the process then prints "stream count" lines and exits.
 	registerChild("storm-producer", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		base, _ := strconv.ParseUint(args[1], 10, 64)
-		goroutines, _ := strconv.Atoi(args[2])
-		count, _ := strconv.ParseUint(args[3], 10, 64)
-		q, err := Open(key)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "storm producer:", err)
-			return 1
-		}
+		q := childOpen("storm producer", args[0])
+		base, goroutines, count := argUint(args, 1), argInt(args, 2), argUint(args, 3)
 		var stop atomic.Bool
 		go func() {
 			io.Copy(io.Discard, os.Stdin)
@@ -88,8 +81,7 @@ func init() {
 		}
 		wg.Wait()
 		if err := q.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "storm producer:", err)
-			return 1
+			return childFail("storm producer", err)
 		}
 		for g, n := range counts {
 			fmt.Printf("%d %d\n", base+uint64(g), n)
@@ -105,14 +97,8 @@ func init() {
 	// BASE+g) in one write, so a kill loses at most the message in hand.
 	// A goroutine ends at a stop message; exit 3 on a torn message.
 	registerChild("storm-consumer", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		base, _ := strconv.ParseUint(args[1], 10, 64)
-		goroutines, _ := strconv.Atoi(args[2])
-		q, err := Open(key)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "storm consumer:", err)
-			return 1
-		}
+		q := childOpen("storm consumer", args[0])
+		base, goroutines := argUint(args, 1), argInt(args, 2)
 		var failed atomic.Bool
 		var wg sync.WaitGroup
 		for g := range goroutines {
@@ -147,8 +133,7 @@ func init() {
 		}
 		wg.Wait()
 		if err := q.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "storm consumer:", err)
-			return 1
+			return childFail("storm consumer", err)
 		}
 		if failed.Load() {
 			return 1
