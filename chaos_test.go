@@ -266,15 +266,9 @@ func runChaos(t *testing.T, producers, consumerProcs int, opts ...Option) {
 	}
 	received, gaps := 0, 0
 	for p, seqs := range log.perProd {
-		var max uint64
-		for s, n := range seqs {
-			if n != 1 {
-				t.Fatalf("producer %d message %d received %d times", p, s, n)
-			}
-			max = maxU(max, s)
-		}
+		maxSeq := receivedOnce(t, fmt.Sprintf("producer %d", p), seqs)
 		received += len(seqs)
-		gaps += int(max) + 1 - len(seqs)
+		gaps += int(maxSeq) + 1 - len(seqs)
 	}
 	for _, c := range finals {
 		if n := len(log.perProd[c.id]); n != finalCount {
@@ -290,11 +284,4 @@ func runChaos(t *testing.T, producers, consumerProcs int, opts ...Option) {
 	if st.Lost > uint64(prodBound+consBound) {
 		t.Fatalf("%d messages lost, more than the %d the %d kills had in hand", st.Lost, prodBound+consBound, prodKills+consKills)
 	}
-}
-
-func maxU(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
 }

@@ -60,3 +60,17 @@ func newTestQueue(t testing.TB, words, capacity uint32, opts ...Option) *Queue {
 		return q
 	}
 }
+
+// receivedOnce fails the test unless every message of seqs (sequence number
+// → times received) arrived exactly once, naming the sender what; it returns
+// the highest sequence number.
+func receivedOnce(t *testing.T, what string, seqs map[uint64]int) (maxSeq uint64) {
+	t.Helper()
+	for seq, n := range seqs {
+		if n != 1 {
+			t.Fatalf("%s message %d received %d times", what, seq, n)
+		}
+		maxSeq = max(maxSeq, seq)
+	}
+	return maxSeq
+}
