@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"testing"
 
@@ -224,40 +225,55 @@ func BenchmarkThroughput(b *testing.B) {
 			q := ipcQueues(b, 1, size)[0]
 			total := ipcWarmup + b.N
 			child := childCommand(b, ipcProducerRole, strconv.Itoa(q.Key()), strconv.Itoa(total))
-			if err := child.Start(); err != nil {
-				b.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- child.Wait() }()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			// A producer that dies must not leave this side waiting forever.
-			go func() {
-				if err := <-done; err != nil {
-					cancel()
-				}
-				done <- nil
-			}()
-			buf := make([]byte, size)
-			receive := func(i int) {
-				if err := q.DequeueBlock(ctx, buf); err != nil {
-					b.Fatalf("message %d: %v (producer failed?)", i, err)
-				}
-				if got := binary.LittleEndian.Uint64(buf); got != uint64(i) {
-					b.Fatalf("message %d carries %d", i, got)
-				}
-			}
-			for i := range ipcWarmup {
-				receive(i)
-			}
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := ipcWarmup; i < total; i++ {
-				receive(i)
-			}
-			b.StopTimer()
-			<-done
+			ctx, exited := startWatched(b, child)
+			receiveNumbered(b, ctx, q, size, ipcWarmup, total)
+			<-exited
 		})
 	}
+}
+
+// startWatched starts child, a producer process. The context it returns is
+// cancelled if the child exits with an error, so a side waiting for the
+// child's messages does not wait forever; exited yields the child's exit.
+func startWatched(b *testing.B, child *exec.Cmd) (ctx context.Context, exited <-chan error) {
+	if err := child.Start(); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		err := child.Wait()
+		if err != nil {
+			cancel()
+		}
+		done <- err
+	}()
+	return ctx, done
+}
+
+// receiveNumbered dequeues total messages of size bytes, numbered 0, 1, …,
+// from q and checks each number. The first warmup messages are received
+// untimed; the timer (with b.SetBytes and b.ReportAllocs) runs over the
+// rest.
+func receiveNumbered(b *testing.B, ctx context.Context, q *Queue, size, warmup, total int) {
+	buf := make([]byte, size)
+	receive := func(i int) {
+		if err := q.DequeueBlock(ctx, buf); err != nil {
+			b.Fatalf("message %d: %v (producer failed?)", i, err)
+		}
+		if got := binary.LittleEndian.Uint64(buf); got != uint64(i) {
+			b.Fatalf("message %d carries %d", i, got)
+		}
+	}
+	for i := range warmup {
+		receive(i)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := warmup; i < total; i++ {
+		receive(i)
+	}
+	b.StopTimer()
 }

@@ -120,13 +120,7 @@ func benchWakeup(b *testing.B, w WaitStrategy, size int) {
 	qs := ipcQueues(b, 2, size)
 	req, rep := qs[0], qs[1]
 	child := childCommand(b, wakeConsumerRole, strconv.Itoa(req.Key()), strconv.Itoa(rep.Key()), strconv.Itoa(int(w)))
-	if err := child.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- child.Wait() }()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, done := startWatched(b, child)
 	msg := make([]byte, size)
 	buf := make([]byte, size)
 	fail := func(err error) {
