@@ -257,21 +257,6 @@ func TestClosedHandle(t *testing.T) {
 	}
 }
 
-func expectPanic(t *testing.T, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic, want one mentioning %q", want)
-		}
-		if !strings.Contains(fmt.Sprint(r), want) {
-			t.Fatalf("panic %q does not mention %q", r, want)
-		}
-	}()
-	f()
-}
-
 func TestWrongSizes(t *testing.T) {
 	q := newTestQueue(t, 2, 4)
 	good := make([]byte, 16)

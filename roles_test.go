@@ -3,30 +3,12 @@ package shqueue
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
 )
-
-// mustPanicWith runs f and fails unless it panics with a message that says
-// want.
-func mustPanicWith(t *testing.T, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic, want one saying %q", want)
-		}
-		if s, _ := r.(string); !strings.Contains(s, want) {
-			t.Fatalf("panic %v, want one saying %q", r, want)
-		}
-	}()
-	f()
-}
 
 // TestRoleOptions: the options are recorded in the header (layout version 3),
 // a handle opened without a role is refused the exclusive side with ErrRole
@@ -76,10 +58,10 @@ func TestRoleOptions(t *testing.T) {
 				if err := q.EnqueueBlock(ctx, msg); !errors.Is(err, ErrRole) {
 					t.Fatalf("EnqueueBlock without the role: %v", err)
 				}
-				mustPanicWith(t, ErrRole.Error(), func() { q.EnqueueShift(msg) })
+				expectPanic(t, ErrRole.Error(), func() { q.EnqueueShift(msg) })
 			}
 			if tc.sc {
-				mustPanicWith(t, ErrRole.Error(), func() { q.EnqueueShift(msg) })
+				expectPanic(t, ErrRole.Error(), func() { q.EnqueueShift(msg) })
 				if q.DequeueTry(buf) {
 					t.Fatal("DequeueTry without the consumer role succeeded")
 				}

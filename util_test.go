@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc64"
+	"strings"
 	"testing"
 )
 
@@ -73,4 +74,21 @@ func receivedOnce(t *testing.T, what string, seqs map[uint64]int) (maxSeq uint64
 		maxSeq = max(maxSeq, seq)
 	}
 	return maxSeq
+}
+
+// expectPanic runs f and fails unless it panics with a message (a string)
+// that says want.
+func expectPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Fatalf("no panic, want one saying %q", want)
+		}
+		if s, _ := r.(string); !strings.Contains(s, want) {
+			t.Fatalf("panic %v, want one saying %q", r, want)
+		}
+	}()
+	f()
 }
