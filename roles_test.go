@@ -348,18 +348,7 @@ func BenchmarkRoles(b *testing.B) {
 			q := newTestQueue(b, 8, 64, tc.opts...)
 			msg, buf := bufferAt(64, 0), bufferAt(64, 2048)
 			msg[63] = 7
-			b.ReportAllocs()
-			for b.Loop() {
-				if !q.EnqueueTry(msg) {
-					b.Fatal("EnqueueTry on an empty queue failed")
-				}
-				if !q.DequeueTry(buf) {
-					b.Fatal("DequeueTry after an enqueue failed")
-				}
-			}
-			if buf[63] != 7 {
-				b.Fatal("dequeued wrong bytes")
-			}
+			benchTryPair(b, q, msg, buf)
 		})
 	}
 }
