@@ -200,7 +200,7 @@ func TestTypedAllocs(t *testing.T) {
 // typedAllocs fails if a round of Typed[T] calls allocates.
 func typedAllocs[T any](t *testing.T) {
 	ctx := context.Background()
-	tq, _ := NewTyped[T](newTestQueue(t, TypedMsgWords[T](), 4))
+	tq := newTypedQueue[T](t, 4)
 	var v T
 	if a := testing.AllocsPerRun(200, func() {
 		tq.EnqueueTry(&v)
@@ -229,11 +229,7 @@ func TestTypedBatch(t *testing.T) {
 }
 
 func testTypedBatch[T comparable](t *testing.T, make func(int) T) {
-	q := newTestQueue(t, TypedMsgWords[T](), 4)
-	tq, err := NewTyped[T](q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tq := newTypedQueue[T](t, 4)
 	ctx := context.Background()
 	in := []T{make(1), make(2), make(3), make(4), make(5), make(6)}
 	if n := tq.EnqueueBatchTry(in); n != 4 {
@@ -259,4 +255,14 @@ func testTypedBatch[T comparable](t *testing.T, make func(int) T) {
 	}); allocs != 0 {
 		t.Fatalf("batch calls allocate %v times", allocs)
 	}
+}
+
+// newTypedQueue is a Typed[T] over a new test queue of capacity values.
+func newTypedQueue[T any](t *testing.T, capacity uint32) *Typed[T] {
+	t.Helper()
+	tq, err := NewTyped[T](newTestQueue(t, TypedMsgWords[T](), capacity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tq
 }
