@@ -7,46 +7,28 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shqueue/shqueue/internal/testchild"
 )
 
-// Cross-process tests re-execute the test binary as a child process. The child
-// finds its role in childEnv and runs the function registered for it instead of
-// the tests, so producers and consumers are real processes with their own
-// address spaces, attached to the segment through shmat like any user.
-const childEnv = "SHQUEUE_TEST_CHILD"
+// Cross-process tests re-execute the test binary as a child process
+// (internal/testchild): the child runs the function registered for its role
+// instead of the tests, so producers and consumers are real processes with
+// their own address spaces, attached to the segment through shmat like any
+// user.
 
-// childWrapperEnv names a program to start children under (for example
-// "qemu-aarch64" when the arm64 test binary itself runs under user-mode
-// emulation and the host cannot execute arm64 binaries directly).
-const childWrapperEnv = "SHQUEUE_TEST_CHILD_WRAPPER"
+// childWrapperEnv names the program children run under, if any (qemu when
+// this binary runs under emulation).
+const childWrapperEnv = testchild.WrapperEnv
 
-// childRoles maps a role name to the function a child runs; its return value is
-// the child's exit code. Register roles from init functions in the test files.
-var childRoles = map[string]func(args []string) int{}
-
-func registerChild(role string, run func(args []string) int) {
-	if _, dup := childRoles[role]; dup {
-		panic("child role registered twice: " + role)
-	}
-	childRoles[role] = run
-}
+// registerChild registers a role; its return value is the child's exit
+// code. Register roles from init functions in the test files.
+func registerChild(role string, run func(args []string) int) { testchild.Register(role, run) }
 
 func TestMain(m *testing.M) {
-	if role := os.Getenv(childEnv); role != "" {
-		run, ok := childRoles[role]
-		if !ok {
-			fmt.Fprintf(os.Stderr, "unknown child role %q\n", role)
-			os.Exit(2)
-		}
-		var args []string
-		if a := os.Getenv(childEnv + "_ARGS"); a != "" {
-			args = strings.Split(a, "\x1f")
-		}
-		os.Exit(run(args))
-	}
+	testchild.Child()
 	os.Exit(m.Run())
 }
 
@@ -54,19 +36,7 @@ func TestMain(m *testing.M) {
 // binary with args. The caller starts it and waits for it.
 func childCommand(t testing.TB, role string, args ...string) *exec.Cmd {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatalf("test binary path: %v", err)
-	}
-	var cmd *exec.Cmd
-	if wrapper := os.Getenv(childWrapperEnv); wrapper != "" {
-		cmd = exec.Command(wrapper, exe, "-test.run=^$")
-	} else {
-		cmd = exec.Command(exe, "-test.run=^$")
-	}
-	cmd.Env = append(os.Environ(), childEnv+"="+role, childEnv+"_ARGS="+strings.Join(args, "\x1f"))
-	cmd.Stderr = os.Stderr
-	return cmd
+	return testchild.Command(t, role, args...)
 }
 
 // childAsNobody is childCommand for a child that runs as user and group
@@ -77,22 +47,7 @@ func childAsNobody(t *testing.T, role string, args ...string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "shqueue-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyPath := dir + "/shqueue.test"
-	if err := os.WriteFile(copyPath, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	copyPath := testchild.ReachableCopy(t, exe, "shqueue.test")
 	cmd := childCommand(t, role, args...)
 	if cmd.Args[0] == exe {
 		cmd.Path, cmd.Args[0] = copyPath, copyPath
