@@ -53,19 +53,7 @@ func ipcQueues(b *testing.B, n, size int) []*Queue {
 	b.Helper()
 	qs := make([]*Queue, n)
 	for i := range qs {
-		key, err := FindFreeKey()
-		if err != nil {
-			b.Fatal(err)
-		}
-		q, err := Create(key, uint32(size/8), ipcCapacity(size))
-		if err != nil {
-			b.Fatal(err)
-		}
-		qs[i] = q
-		b.Cleanup(func() {
-			q.Delete()
-			q.Close()
-		})
+		qs[i] = newTestQueue(b, uint32(size/8), ipcCapacity(size))
 	}
 	return qs
 }

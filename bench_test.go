@@ -221,14 +221,7 @@ func BenchmarkQueue(b *testing.B) {
 			if size > 64<<10 {
 				capacity = 4 // 8 MiB x 64 would exceed common SHM limits
 			}
-			key, err := FindFreeKey()
-			if err != nil {
-				b.Fatalf("FindFreeKey: %v", err)
-			}
-			q, err := Create(key, uint32(size/8), capacity)
-			if err != nil {
-				b.Fatalf("Create: %v", err)
-			}
+			q := createFresh(b, uint32(size/8), capacity)
 			b.Cleanup(func() {
 				if err := q.Delete(); err != nil {
 					b.Errorf("Delete: %v", err)

@@ -237,10 +237,7 @@ func runChaos(t *testing.T, producers, consumerProcs int, opts ...Option) {
 	}
 	if q.SingleProducer() {
 		// The producers are done: take their role to stop the consumers.
-		h, err := Open(q.Key(), AsProducer())
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := mustOpen(t, q.Key(), AsProducer())
 		defer h.Close()
 		q = h
 	}

@@ -152,10 +152,7 @@ func init() {
 // deadForeignSegment has a child make a zeroed segment of size bytes and exit.
 func deadForeignSegment(t *testing.T, size int) int {
 	t.Helper()
-	key, err := FindFreeKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := freeKey(t)
 	if err := childCommand(t, "life-foreign", strconv.Itoa(key), strconv.Itoa(size)).Run(); err != nil {
 		t.Fatalf("life-foreign: %v", err)
 	}
@@ -712,10 +709,7 @@ func TestStaleStates(t *testing.T) {
 	var qs []*queue
 	for _, orphaned := range []bool{false, true} {
 		for _, msgs := range []int{0, 2} {
-			key, err := FindFreeKey()
-			if err != nil {
-				t.Fatal(err)
-			}
+			key := freeKey(t)
 			q, err := Create(key, 1, 4)
 			if err != nil {
 				t.Fatal(err)

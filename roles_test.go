@@ -74,10 +74,7 @@ func TestRoleOptions(t *testing.T) {
 			}
 
 			// A handle with the roles works; a second one is refused.
-			h, err := Open(q.Key(), AsProducer(), AsConsumer())
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := mustOpen(t, q.Key(), AsProducer(), AsConsumer())
 			if _, err := Open(q.Key(), AsProducer(), AsConsumer()); !errors.Is(err, ErrBusy) {
 				t.Fatalf("second Open with the roles: %v, want ErrBusy", err)
 			}
@@ -311,10 +308,7 @@ func TestRoleShiftSingleProducer(t *testing.T) {
 // TestRoleNoAllocs: the exclusive paths do not allocate.
 func TestRoleNoAllocs(t *testing.T) {
 	q := newTestQueue(t, 8, 4, WithSingleProducer(), WithSingleConsumer(), AsProducer(), AsConsumer())
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	defer other.Close()
 	msg, buf := make([]byte, 64), make([]byte, 64)
 	ctx := context.Background()
@@ -357,10 +351,7 @@ func BenchmarkRoles(b *testing.B) {
 // sides (ErrClosed), waits for them, and gives the roles back.
 func TestRoleClose(t *testing.T) {
 	q := newTestQueue(t, 8, 2, WithSingleProducer(), WithSingleConsumer())
-	h, err := Open(q.Key(), AsProducer(), AsConsumer())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustOpen(t, q.Key(), AsProducer(), AsConsumer())
 	msg, ctx := make([]byte, 64), context.Background()
 	for i := 0; i < 2; i++ {
 		if err := h.EnqueueBlock(ctx, msg); err != nil {
@@ -403,19 +394,11 @@ func TestRoleClose(t *testing.T) {
 func TestRoleDequeueLatest(t *testing.T) {
 	q := newTestQueue(t, 8, 4, WithSingleConsumer())
 	msg, buf := make([]byte, 64), make([]byte, 64)
-	for s := uint64(0); s < 3; s++ {
-		fillMsg(msg, 1, s)
-		if !q.EnqueueTry(msg) {
-			t.Fatal("EnqueueTry failed")
-		}
-	}
+	enqueueMsgs(t, q, msg, 1, 3)
 	if ok, skipped := q.DequeueLatest(buf); ok || skipped != 0 || q.Len() != 3 {
 		t.Fatalf("DequeueLatest without the role: %v, %d, Len %d", ok, skipped, q.Len())
 	}
-	h, err := Open(q.Key(), AsConsumer())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustOpen(t, q.Key(), AsConsumer())
 	defer h.Close()
 	ok, skipped := h.DequeueLatest(buf)
 	if _, s, whole := readMsg(buf); !ok || skipped != 2 || !whole || s != 2 {
@@ -433,10 +416,7 @@ func TestRoleDequeueLatest(t *testing.T) {
 func TestRoleBatchAndZeroCopy(t *testing.T) {
 	ctx := context.Background()
 	q := newTestQueue(t, 1, 8, WithSingleProducer(), WithSingleConsumer(), AsProducer(), AsConsumer())
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	defer other.Close()
 	msgs := make([]byte, 5*8)
 	for i := range 5 {

@@ -38,11 +38,24 @@ func readMsg(buf []byte) (producer, seq uint64, ok bool) {
 // newTestQueue creates a queue on a free key and removes it when the test ends.
 func newTestQueue(t testing.TB, words, capacity uint32, opts ...Option) *Queue {
 	t.Helper()
-	for attempt := 0; ; attempt++ {
-		key, err := FindFreeKey()
-		if err != nil {
-			t.Fatal(err)
+	q := createFresh(t, words, capacity, opts...)
+	t.Cleanup(func() {
+		// Delete works on a closed handle too: a test that closed its
+		// queue itself must not leave the segment behind.
+		_ = q.Delete()
+		if !q.closed.Load() {
+			_ = q.Close()
 		}
+	})
+	return q
+}
+
+// createFresh creates a queue on a free key, trying again if another test
+// takes the key between FindFreeKey and Create. The caller disposes of it.
+func createFresh(t testing.TB, words, capacity uint32, opts ...Option) *Queue {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		key := freeKey(t)
 		q, err := Create(key, words, capacity, opts...)
 		if errors.Is(err, ErrAlreadyExist) && attempt < 10 {
 			continue // another test took the key between the two calls
@@ -50,16 +63,18 @@ func newTestQueue(t testing.TB, words, capacity uint32, opts ...Option) *Queue {
 		if err != nil {
 			t.Fatalf("Create(%#x, %d, %d): %v", key, words, capacity, err)
 		}
-		t.Cleanup(func() {
-			// Delete works on a closed handle too: a test that closed its
-			// queue itself must not leave the segment behind.
-			_ = q.Delete()
-			if !q.closed.Load() {
-				_ = q.Close()
-			}
-		})
 		return q
 	}
+}
+
+// freeKey is FindFreeKey, failing the test if it fails.
+func freeKey(t testing.TB) int {
+	t.Helper()
+	key, err := FindFreeKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 // receivedOnce fails the test unless every message of seqs (sequence number
@@ -91,4 +106,28 @@ func expectPanic(t *testing.T, want string, f func()) {
 		}
 	}()
 	f()
+}
+
+// mustOpen opens a handle on the queue at key, failing the test if it
+// cannot. The caller closes it (or leaves it open, as a dead process would).
+func mustOpen(t testing.TB, key int, opts ...Option) *Queue {
+	t.Helper()
+	q, err := Open(key, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+// enqueueMsgs enqueues n self-checking messages of producer, sequence
+// numbers 0..n-1, into q with EnqueueTry through the buffer msg, failing the
+// test if one does not fit.
+func enqueueMsgs(t *testing.T, q *Queue, msg []byte, producer, n uint64) {
+	t.Helper()
+	for s := uint64(0); s < n; s++ {
+		fillMsg(msg, producer, s)
+		if !q.EnqueueTry(msg) {
+			t.Fatalf("EnqueueTry of message %d of %d failed", s, n)
+		}
+	}
 }
