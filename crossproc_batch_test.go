@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -184,20 +183,11 @@ func TestCrossProcessModes(t *testing.T) {
 			q := newTestQueue(t, tc.words, tc.capacity)
 			key := strconv.Itoa(q.Key())
 			maxBatch := strconv.Itoa(int(tc.capacity) + 1)
-			results := make([][][]uint64, len(modes))
-			errs := make([]error, len(modes))
-			var consumers, producers []*childProc
-			var readers sync.WaitGroup
-			for c, mode := range modes {
-				cmd := childCommand(t, "mode-consumer", key, mode, maxBatch)
-				stdout := startReading(t, cmd)
-				consumers = append(consumers, &childProc{cmd: cmd, name: mode + " consumer"})
-				readers.Add(1)
-				go func() {
-					defer readers.Done()
-					results[c], errs[c] = readPairs(stdout, len(modes))
-				}()
+			pc := &pairConsumers{producers: len(modes)}
+			for _, mode := range modes {
+				pc.start(t, childCommand(t, "mode-consumer", key, mode, maxBatch), mode+" consumer")
 			}
+			var producers []*childProc
 			for p, mode := range modes {
 				cmd := childCommand(t, "mode-producer", key, strconv.Itoa(p), strconv.Itoa(perProducer), mode, maxBatch)
 				if err := cmd.Start(); err != nil {
@@ -208,25 +198,7 @@ func TestCrossProcessModes(t *testing.T) {
 			for _, p := range producers {
 				p.wait(t)
 			}
-			stop := make([]byte, q.MsgSize())
-			fillMsg(stop, stopProducer, 0)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			for range consumers {
-				if err := q.EnqueueBlock(ctx, stop); err != nil {
-					t.Fatal(err)
-				}
-			}
-			readers.Wait()
-			for _, c := range consumers {
-				c.wait(t)
-			}
-			for c, err := range errs {
-				if err != nil {
-					t.Fatalf("%s consumer output: %v", modes[c], err)
-				}
-			}
-			checkExactlyOnce(t, results, len(modes), perProducer)
+			checkExactlyOnce(t, pc.stop(t, q), len(modes), perProducer)
 			if st := q.Stats(); st.Lost != 0 || st.Aborted != 0 || st.Enqueued != st.Dequeued {
 				t.Fatalf("stats %+v", st)
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
@@ -104,19 +105,9 @@ func TestCrossProcessMPMC(t *testing.T) {
 func runCrossProcess(t *testing.T, producers, consumers int, words, capacity uint32, perProducer int, opts ...Option) {
 	q := newTestQueue(t, words, capacity, opts...)
 	key := strconv.Itoa(q.Key())
-	results := make([][][]uint64, consumers)
-	errs := make([]error, consumers)
-	var cmds []*childProc
-	var readers sync.WaitGroup
+	pc := &pairConsumers{producers: producers}
 	for c := 0; c < consumers; c++ {
-		cmd := childCommand(t, "consumer", key)
-		stdout := startReading(t, cmd)
-		cmds = append(cmds, &childProc{cmd: cmd, name: fmt.Sprintf("consumer %d", c)})
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			results[c], errs[c] = readPairs(stdout, producers)
-		}()
+		pc.start(t, childCommand(t, "consumer", key), fmt.Sprintf("consumer %d", c))
 	}
 	var prods []*childProc
 	for p := 0; p < producers; p++ {
@@ -138,28 +129,65 @@ func runCrossProcess(t *testing.T, producers, consumers int, words, capacity uin
 		}
 		defer q.Close()
 	}
+	checkExactlyOnce(t, pc.stop(t, q), producers, perProducer)
+	if st := q.Stats(); st.Lost != 0 || st.Overwritten != 0 || st.Enqueued != st.Dequeued {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// pairConsumers are consumer processes that write (producer, seq) records
+// of producers producers, each read by a goroutine of this process.
+type pairConsumers struct {
+	producers int
+	procs     []*pairConsumer
+	readers   sync.WaitGroup
+}
+
+type pairConsumer struct {
+	childProc
+	seen [][]uint64 // what its reader read, per producer
+	err  error      // why its reader stopped early
+}
+
+// start starts cmd, a consumer process called name, and reads its records.
+func (pc *pairConsumers) start(t *testing.T, cmd *exec.Cmd, name string) {
+	t.Helper()
+	stdout := startReading(t, cmd)
+	c := &pairConsumer{childProc: childProc{cmd: cmd, name: name}}
+	pc.procs = append(pc.procs, c)
+	pc.readers.Add(1)
+	go func() {
+		defer pc.readers.Done()
+		c.seen, c.err = readPairs(stdout, pc.producers)
+	}()
+}
+
+// stop sends one stop message per consumer through q, waits for the
+// consumers and their readers, and returns what each consumer received (a
+// failed reader fails the test).
+func (pc *pairConsumers) stop(t *testing.T, q *Queue) [][][]uint64 {
+	t.Helper()
 	stop := make([]byte, q.MsgSize())
 	fillMsg(stop, stopProducer, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for c := 0; c < consumers; c++ {
+	for range pc.procs {
 		if err := q.EnqueueBlock(ctx, stop); err != nil {
 			t.Fatal(err)
 		}
 	}
-	readers.Wait()
-	for _, c := range cmds {
+	pc.readers.Wait()
+	for _, c := range pc.procs {
 		c.wait(t)
 	}
-	for c, err := range errs {
-		if err != nil {
-			t.Fatalf("consumer %d output: %v", c, err)
+	results := make([][][]uint64, len(pc.procs))
+	for i, c := range pc.procs {
+		if c.err != nil {
+			t.Fatalf("%s output: %v", c.name, c.err)
 		}
+		results[i] = c.seen
 	}
-	checkExactlyOnce(t, results, producers, perProducer)
-	if st := q.Stats(); st.Lost != 0 || st.Overwritten != 0 || st.Enqueued != st.Dequeued {
-		t.Fatalf("stats %+v", st)
-	}
+	return results
 }
 
 type childProc struct {
