@@ -65,35 +65,25 @@ func init() {
 			stop.Store(true)
 		}()
 		counts := make([]uint64, goroutines)
-		var failed atomic.Bool
-		var wg sync.WaitGroup
-		for g := range goroutines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				msg := make([]byte, q.MsgSize())
-				for s := uint64(0); (count == 0 || s < count) && !stop.Load(); s++ {
-					fillWords(msg, base+uint64(g), s)
-					if err := q.EnqueueBlock(context.Background(), msg); err != nil {
-						fmt.Fprintln(os.Stderr, "storm producer:", err)
-						failed.Store(true)
-						return
-					}
-					counts[g] = s + 1
+		ok, err := shareHandle(q, goroutines, func(g int) bool {
+			msg := make([]byte, q.MsgSize())
+			for s := uint64(0); (count == 0 || s < count) && !stop.Load(); s++ {
+				fillWords(msg, base+uint64(g), s)
+				if err := q.EnqueueBlock(context.Background(), msg); err != nil {
+					fmt.Fprintln(os.Stderr, "storm producer:", err)
+					return false
 				}
-			}()
-		}
-		wg.Wait()
-		if err := q.Close(); err != nil {
+				counts[g] = s + 1
+			}
+			return true
+		})
+		if err != nil {
 			return childFail("storm producer", err)
 		}
 		for g, n := range counts {
 			fmt.Printf("%d %d\n", base+uint64(g), n)
 		}
-		if failed.Load() {
-			return 1
-		}
-		return 0
+		return exitCode(ok)
 	})
 	// storm-consumer KEY BASE GOROUTINES: GOROUTINES goroutines share one
 	// handle; goroutine g dequeues, checks each message whole, and reports
@@ -103,47 +93,62 @@ func init() {
 	registerChild("storm-consumer", func(args []string) int {
 		q := childOpen("storm consumer", args[0])
 		base, goroutines := argUint(args, 1), argInt(args, 2)
-		var failed atomic.Bool
-		var wg sync.WaitGroup
-		for g := range goroutines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				buf := make([]byte, q.MsgSize())
-				var rec [24]byte
-				for {
-					if err := q.DequeueBlock(context.Background(), buf); err != nil {
-						fmt.Fprintln(os.Stderr, "storm consumer:", err)
-						failed.Store(true)
-						return
-					}
-					p, s, bad := checkWords(buf)
-					if bad >= 0 {
-						fmt.Fprintf(os.Stderr, "storm consumer %d: %s\n", os.Getpid(), describeTear(buf))
-						os.Exit(3)
-					}
-					if p == stopProducer {
-						return
-					}
-					binary.LittleEndian.PutUint64(rec[0:], p)
-					binary.LittleEndian.PutUint64(rec[8:], s)
-					binary.LittleEndian.PutUint64(rec[16:], base+uint64(g))
-					if _, err := os.Stdout.Write(rec[:]); err != nil {
-						failed.Store(true)
-						return
-					}
+		ok, err := shareHandle(q, goroutines, func(g int) bool {
+			buf := make([]byte, q.MsgSize())
+			var rec [24]byte
+			for {
+				if err := q.DequeueBlock(context.Background(), buf); err != nil {
+					fmt.Fprintln(os.Stderr, "storm consumer:", err)
+					return false
 				}
-			}()
-		}
-		wg.Wait()
-		if err := q.Close(); err != nil {
+				p, s, bad := checkWords(buf)
+				if bad >= 0 {
+					fmt.Fprintf(os.Stderr, "storm consumer %d: %s\n", os.Getpid(), describeTear(buf))
+					os.Exit(3)
+				}
+				if p == stopProducer {
+					return true
+				}
+				binary.LittleEndian.PutUint64(rec[0:], p)
+				binary.LittleEndian.PutUint64(rec[8:], s)
+				binary.LittleEndian.PutUint64(rec[16:], base+uint64(g))
+				if _, err := os.Stdout.Write(rec[:]); err != nil {
+					return false
+				}
+			}
+		})
+		if err != nil {
 			return childFail("storm consumer", err)
 		}
-		if failed.Load() {
-			return 1
-		}
-		return 0
+		return exitCode(ok)
 	})
+}
+
+// shareHandle runs work(g) in goroutines g = 0..goroutines-1 that share the
+// handle q, waits for them and closes q. ok says whether every work call
+// succeeded; err is Close's.
+func shareHandle(q *Queue, goroutines int, work func(g int) bool) (ok bool, err error) {
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !work(g) {
+				failed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	return !failed.Load(), q.Close()
+}
+
+// exitCode is a child's exit code: 0 if it succeeded, 1 if not.
+func exitCode(ok bool) int {
+	if ok {
+		return 0
+	}
+	return 1
 }
 
 // stormProgressBound is how long the head may take to move a full lap after a
