@@ -1,8 +1,6 @@
 package shqueue
 
 import (
-	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
@@ -132,14 +130,8 @@ func copyRingProducer(args []string) int {
 			return 1
 		}
 	}
-	ctx := context.Background()
-	msg := make([]byte, qs[0].MsgSize())
-	for i := uint64(0); i < n; i++ {
-		binary.LittleEndian.PutUint64(msg, i)
-		if err := qs[0].EnqueueBlock(ctx, msg); err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
-		}
+	if err := sendNumbered(qs[0], n); err != nil {
+		return childFail("producer", err)
 	}
 	return 0
 }

@@ -58,6 +58,12 @@ func ipcQueues(b *testing.B, n, size int) []*Queue {
 	return qs
 }
 
+// ipcPair is a request and a reply queue for a ping-pong benchmark.
+func ipcPair(b *testing.B, size int) (req, rep *Queue) {
+	qs := ipcQueues(b, 2, size)
+	return qs[0], qs[1]
+}
+
 // ipcOpen attaches the queues whose keys a child got as arguments.
 func ipcOpen(args []string) ([]*Queue, error) {
 	var qs []*Queue
@@ -123,16 +129,23 @@ func ipcProducerChild(args []string) int {
 		fmt.Fprintln(os.Stderr, "producer:", err)
 		return 1
 	}
-	ctx := context.Background()
-	msg := make([]byte, qs[0].MsgSize())
-	for i := uint64(0); i < n; i++ {
-		binary.LittleEndian.PutUint64(msg, i)
-		if err := qs[0].EnqueueBlock(ctx, msg); err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
-		}
+	if err := sendNumbered(qs[0], n); err != nil {
+		return childFail("producer", err)
 	}
 	return 0
+}
+
+// sendNumbered enqueues n messages into q, message i carrying i in its first
+// word: what receiveNumbered takes.
+func sendNumbered(q *Queue, n uint64) error {
+	msg := make([]byte, q.MsgSize())
+	for i := uint64(0); i < n; i++ {
+		binary.LittleEndian.PutUint64(msg, i)
+		if err := q.EnqueueBlock(context.Background(), msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func BenchmarkPingPong(b *testing.B) {
@@ -146,8 +159,7 @@ func BenchmarkPingPong(b *testing.B) {
 }
 
 func benchPingPong(b *testing.B, ipc string, size int) {
-	qs := ipcQueues(b, 2, size)
-	req, rep := qs[0], qs[1]
+	req, rep := ipcPair(b, size)
 	done := make(chan error, 1)
 	if ipc == "process" {
 		child := childCommand(b, ipcEchoRole, strconv.Itoa(req.Key()), strconv.Itoa(rep.Key()))

@@ -151,18 +151,25 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 	errs := make(chan error, 2)
 	ready.Add(2)
 	done.Add(2)
-	go func() { // producer
-		defer done.Done()
-		err := bench.PinThread(cpus[0])
-		ready.Done()
-		if err != nil {
-			errs <- err
-			return
-		}
-		<-start
-		if abort.Load() {
-			return
-		}
+	// pinned runs loop in a goroutine pinned to cpu, once both sides are
+	// pinned and the timer is about to start.
+	pinned := func(cpu int, loop func()) {
+		go func() {
+			defer done.Done()
+			err := bench.PinThread(cpu)
+			ready.Done()
+			if err != nil {
+				errs <- err
+				return
+			}
+			<-start
+			if abort.Load() {
+				return
+			}
+			loop()
+		}()
+	}
+	pinned(cpus[0], func() { // producer
 		for pos := uint64(0); pos < n; pos++ {
 			seq := &seqs[pos%uint64(slots)].seq
 			for seq.Load() != pos {
@@ -171,19 +178,8 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 			copyIn(slotData(pos), msg)
 			seq.Store(pos + 1) // publish
 		}
-	}()
-	go func() { // consumer
-		defer done.Done()
-		err := bench.PinThread(cpus[1])
-		ready.Done()
-		if err != nil {
-			errs <- err
-			return
-		}
-		<-start
-		if abort.Load() {
-			return
-		}
+	})
+	pinned(cpus[1], func() { // consumer
 		for pos := uint64(0); pos < n; pos++ {
 			seq := &seqs[pos%uint64(slots)].seq
 			for seq.Load() != pos+1 {
@@ -192,7 +188,7 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 			copyOut(out, slotData(pos))
 			seq.Store(pos + uint64(slots)) // release the slot for the next lap
 		}
-	}()
+	})
 	ready.Wait()
 	select {
 	case err := <-errs:

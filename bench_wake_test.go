@@ -117,8 +117,7 @@ func BenchmarkWakeup(b *testing.B) {
 }
 
 func benchWakeup(b *testing.B, w WaitStrategy, size int) {
-	qs := ipcQueues(b, 2, size)
-	req, rep := qs[0], qs[1]
+	req, rep := ipcPair(b, size)
 	child := childCommand(b, wakeConsumerRole, strconv.Itoa(req.Key()), strconv.Itoa(rep.Key()), strconv.Itoa(int(w)))
 	ctx, done := startWatched(b, child)
 	msg := make([]byte, size)
