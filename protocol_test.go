@@ -188,14 +188,7 @@ func TestShiftDropsExactlyOne(t *testing.T) {
 	if st := q.Stats(); st.Overwritten != 1 {
 		t.Fatalf("the shift dropped a message while a consumer made room: %+v", st)
 	}
-	for _, want := range []uint64{2, 3, 4} {
-		if !q.DequeueTry(buf) {
-			t.Fatalf("message %d missing", want)
-		}
-		if _, s, ok := readMsg(buf); !ok || s != want {
-			t.Fatalf("got %d (whole %v), want %d", s, ok, want)
-		}
-	}
+	dequeueSeqs(t, q, buf, 2, 3, 4)
 }
 
 // TestCloseDuringCalls: Close while one goroutine is blocked and another

@@ -292,14 +292,7 @@ func TestRoleShiftSingleProducer(t *testing.T) {
 		fillMsg(msg, 2, s)
 		q.EnqueueShift(msg)
 	}
-	for _, want := range []uint64{3, 4} {
-		if !q.DequeueTry(buf) {
-			t.Fatal("DequeueTry failed")
-		}
-		if _, s, ok := readMsg(buf); !ok || s != want {
-			t.Fatalf("got %d, want %d", s, want)
-		}
-	}
+	dequeueSeqs(t, q, buf, 3, 4)
 	if st := q.Stats(); st.Overwritten != 3 || st.Enqueued != 5 || st.Dequeued != 2 {
 		t.Fatalf("stats %+v", st)
 	}

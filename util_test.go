@@ -131,3 +131,18 @@ func enqueueMsgs(t *testing.T, q *Queue, msg []byte, producer, n uint64) {
 		}
 	}
 }
+
+// dequeueSeqs takes one message per element of want from q with DequeueTry
+// into buf, failing the test unless each arrives whole with that sequence
+// number.
+func dequeueSeqs(t *testing.T, q *Queue, buf []byte, want ...uint64) {
+	t.Helper()
+	for _, w := range want {
+		if !q.DequeueTry(buf) {
+			t.Fatalf("DequeueTry of message %d failed", w)
+		}
+		if _, s, ok := readMsg(buf); !ok || s != w {
+			t.Fatalf("got message %d (whole %v), want %d", s, ok, w)
+		}
+	}
+}
