@@ -271,6 +271,15 @@ func holdAndKill(t *testing.T, q *Queue, what string, n, k int) {
 	cmd.Wait()
 }
 
+// wantCounts fails the test unless q's Stats count lost, enqueued and
+// dequeued messages.
+func wantCounts(t *testing.T, q *Queue, lost, enqueued, dequeued uint64) {
+	t.Helper()
+	if st := q.Stats(); st.Lost != lost || st.Enqueued != enqueued || st.Dequeued != dequeued {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 // TestKillHolding: a process SIGKILLed in the middle of a batch's run (as
 // producer or consumer), of a zero-copy claim, or holding an unreleased
 // message is recovered like a dead single-message claimant: the queue moves
@@ -300,16 +309,11 @@ func TestKillHolding(t *testing.T) {
 		}
 		wantBatch(t, got[:2*size], size, 7, 0)
 		wantBatch(t, got[2*size:], size, 8, 0)
-		if st := q.Stats(); st.Lost != 4 || st.Enqueued != 5 || st.Dequeued != 5 {
-			t.Fatalf("stats %+v", st)
-		}
+		wantCounts(t, q, 4, 5, 5)
 	})
 	t.Run("deq-run", func(t *testing.T) {
-		q := newTestQueue(t, 8, 8)
+		q := fullTestQueue(t, 8, 8, 8)
 		size := q.MsgSize()
-		if q.EnqueueBatchTry(fillBatch(size, 8, 0, 8)) != 8 {
-			t.Fatal("could not fill the queue")
-		}
 		holdAndKill(t, q, "deq-run", 6, 2) // messages 0-5 taken, 0 and 1 released
 		// Room for 2 at once; the next 4 slots wait for recovery.
 		if n, err := q.EnqueueBatch(ctx, fillBatch(size, 8, 8, 6)); n != 6 || err != nil {
@@ -320,9 +324,7 @@ func TestKillHolding(t *testing.T) {
 			t.Fatalf("%d messages after the dead run, want 8", n)
 		}
 		wantBatch(t, buf, size, 8, 6)
-		if st := q.Stats(); st.Lost != 4 || st.Enqueued != 14 || st.Dequeued != 10 {
-			t.Fatalf("stats %+v", st)
-		}
+		wantCounts(t, q, 4, 14, 10)
 	})
 	t.Run("claim", func(t *testing.T) {
 		q := newTestQueue(t, 8, 4)
@@ -337,16 +339,11 @@ func TestKillHolding(t *testing.T) {
 		}
 		wantBatch(t, m.Bytes(), size, 8, 0)
 		m.Release()
-		if st := q.Stats(); st.Lost != 1 || st.Enqueued != 1 || st.Dequeued != 1 {
-			t.Fatalf("stats %+v", st)
-		}
+		wantCounts(t, q, 1, 1, 1)
 	})
 	t.Run("read", func(t *testing.T) {
-		q := newTestQueue(t, 8, 2)
+		q := fullTestQueue(t, 8, 2, 8)
 		size := q.MsgSize()
-		if q.EnqueueBatchTry(fillBatch(size, 8, 0, 2)) != 2 {
-			t.Fatal("could not fill the queue")
-		}
 		holdAndKill(t, q, "read", 0, 0) // takes message 0
 		c, err := q.Claim(ctx)          // needs message 0's slot
 		if err != nil {
@@ -359,8 +356,6 @@ func TestKillHolding(t *testing.T) {
 			t.Fatalf("%d messages, want 2", n)
 		}
 		wantBatch(t, buf, size, 8, 1)
-		if st := q.Stats(); st.Lost != 1 || st.Enqueued != 3 || st.Dequeued != 2 {
-			t.Fatalf("stats %+v", st)
-		}
+		wantCounts(t, q, 1, 3, 2)
 	})
 }

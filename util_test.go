@@ -146,3 +146,14 @@ func dequeueSeqs(t *testing.T, q *Queue, buf []byte, want ...uint64) {
 		}
 	}
 }
+
+// fullTestQueue is newTestQueue filled to capacity, with one batch of
+// producer's messages 0..capacity-1.
+func fullTestQueue(t *testing.T, words, capacity uint32, producer uint64, opts ...Option) *Queue {
+	t.Helper()
+	q := newTestQueue(t, words, capacity, opts...)
+	if q.EnqueueBatchTry(fillBatch(q.MsgSize(), producer, 0, int(capacity))) != int(capacity) {
+		t.Fatal("could not fill the queue")
+	}
+	return q
+}
