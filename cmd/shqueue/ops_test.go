@@ -133,6 +133,17 @@ func freeKey(t *testing.T) int {
 	return key
 }
 
+// createAt creates a queue at key, closed when the test ends.
+func createAt(t *testing.T, key int, words, capacity uint32, opts ...shqueue.Option) *shqueue.Queue {
+	t.Helper()
+	q, err := shqueue.Create(key, words, capacity, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
 // foreignSegment makes a segment some other program could have made.
 func foreignSegment(t *testing.T) int {
 	t.Helper()
@@ -409,17 +420,9 @@ func testOpsUnreadable(t *testing.T, exe string) {
 		// user can reach.
 		exe = testchild.ReachableCopy(t, exe, "shqueue")
 		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
-		q, err := shqueue.Create(key, 1, 4) // mode 0600, owner root
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
+		createAt(t, key, 1, 4) // mode 0600, owner root
 	} else {
-		q, err := shqueue.Create(key, 1, 4, shqueue.WithMode(0o200))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
+		createAt(t, key, 1, 4, shqueue.WithMode(0o200))
 	}
 	r := runTool(t, exe, cred, "ls")
 	row := lsLine(t, r.stdout, key)
@@ -454,11 +457,7 @@ func testOpsStale(t *testing.T, exe string) {
 	mustRun(t, exe, 0, "create", strconv.Itoa(key), "-words", "2", "-cap", "4")
 	child := holdQueue(t, key)
 	liveKey := freeKey(t)
-	live, err := shqueue.Create(liveKey, 2, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
+	createAt(t, liveKey, 2, 4) // attached until the test ends: a live queue
 	foreign := foreignSegment(t)
 	keys := []string{keyHex(key), keyHex(liveKey), keyHex(foreign)}
 
