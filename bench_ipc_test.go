@@ -207,16 +207,29 @@ func benchPingPong(b *testing.B, ipc string, size int) {
 		hist.Record((bench.Now() - t0) / 2)
 	}
 	b.StopTimer()
+	stopPeer(b, ctx, req, msg, done, "echo side")
+	reportPercentiles(b, hist, true)
+}
+
+// stopPeer sends the stop message through req, with msg as the buffer, and
+// waits for the other side, who, to finish: done yields its end.
+func stopPeer(b *testing.B, ctx context.Context, req *Queue, msg []byte, done <-chan error, who string) {
 	binary.LittleEndian.PutUint64(msg, ipcStop)
 	if err := req.EnqueueBlock(ctx, msg); err != nil {
 		b.Fatal(err)
 	}
 	if err := <-done; err != nil {
-		b.Fatalf("echo side: %v", err)
+		b.Fatalf("%s: %v", who, err)
 	}
+}
+
+// reportPercentiles reports hist's p50 and p99 and, with p999, its p99.9.
+func reportPercentiles(b *testing.B, hist *bench.Histogram, p999 bool) {
 	b.ReportMetric(float64(hist.Percentile(50)), "p50-ns")
 	b.ReportMetric(float64(hist.Percentile(99)), "p99-ns")
-	b.ReportMetric(float64(hist.Percentile(99.9)), "p999-ns")
+	if p999 {
+		b.ReportMetric(float64(hist.Percentile(99.9)), "p999-ns")
+	}
 }
 
 func BenchmarkThroughput(b *testing.B) {
