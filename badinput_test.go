@@ -16,10 +16,7 @@ import (
 
 func TestFindFreeKey(t *testing.T) {
 	for i := 0; i < 200; i++ {
-		key, err := FindFreeKey()
-		if err != nil {
-			t.Fatal(err)
-		}
+		key := freeKey(t)
 		if key <= 0 || key > math.MaxInt32 {
 			t.Fatalf("FindFreeKey = %d, outside the positive 32-bit range", key)
 		}
@@ -32,10 +29,7 @@ func TestFindFreeKey(t *testing.T) {
 func TestCreateArguments(t *testing.T) {
 	// Past 32 bits where int has 64; truncated to 0 (IPC_PRIVATE) where it has 32.
 	tooBig := int64(1) << 40
-	key, err := FindFreeKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := freeKey(t)
 	for _, tc := range []struct {
 		key           int
 		words, maxLen uint32
@@ -106,10 +100,7 @@ func TestCreateExisting(t *testing.T) {
 // foreignSegment creates a non-shqueue segment of size bytes filled by fill.
 func foreignSegment(t *testing.T, size int, fill func([]byte)) int {
 	t.Helper()
-	key, err := FindFreeKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := freeKey(t)
 	id, err := unix.SysvShmGet(key, size, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -199,10 +190,7 @@ func TestOpenForeignAndCorrupt(t *testing.T) {
 
 func TestDeleteKeepsHandles(t *testing.T) {
 	q := newTestQueue(t, 1, 4)
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	defer other.Close()
 	if err := q.Delete(); err != nil {
 		t.Fatal(err)
@@ -243,10 +231,7 @@ func TestClosedHandle(t *testing.T) {
 	}
 	expectPanic(t, "closed", func() { q.EnqueueShift(msg) })
 	// The queue itself is still there for others.
-	q2, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	q2 := mustOpen(t, q.Key())
 	if q2.Len() != 1 {
 		t.Fatalf("queue lost its message: len %d", q2.Len())
 	}
@@ -255,21 +240,6 @@ func TestClosedHandle(t *testing.T) {
 	if err := q.Delete(); err != nil {
 		t.Fatalf("Delete after Close = %v", err)
 	}
-}
-
-func expectPanic(t *testing.T, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic, want one mentioning %q", want)
-		}
-		if !strings.Contains(fmt.Sprint(r), want) {
-			t.Fatalf("panic %q does not mention %q", r, want)
-		}
-	}()
-	f()
 }
 
 func TestWrongSizes(t *testing.T) {

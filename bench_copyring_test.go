@@ -1,8 +1,6 @@
 package shqueue
 
 import (
-	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
@@ -78,41 +76,8 @@ func benchCopyRing(b *testing.B, impl string, size int, cpus [2]int) {
 	if impl != "auto" {
 		child.Env = append(child.Env, cpuEnv+"="+impl)
 	}
-	if err := child.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- child.Wait() }()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// A producer that dies must not leave this side waiting forever.
-	exited := make(chan error, 1)
-	go func() {
-		err := <-done
-		if err != nil {
-			cancel()
-		}
-		exited <- err
-	}()
-	buf := make([]byte, size)
-	receive := func(i int) {
-		if err := q.DequeueBlock(ctx, buf); err != nil {
-			b.Fatalf("message %d: %v (producer failed?)", i, err)
-		}
-		if got := binary.LittleEndian.Uint64(buf); got != uint64(i) {
-			b.Fatalf("message %d carries %d", i, got)
-		}
-	}
-	for i := range warmup {
-		receive(i)
-	}
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := warmup; i < total; i++ {
-		receive(i)
-	}
-	b.StopTimer()
+	ctx, exited := startWatched(b, child)
+	receiveNumbered(b, ctx, q, size, warmup, total)
 	if err := <-exited; err != nil {
 		b.Fatalf("producer: %v", err)
 	}
@@ -165,14 +130,8 @@ func copyRingProducer(args []string) int {
 			return 1
 		}
 	}
-	ctx := context.Background()
-	msg := make([]byte, qs[0].MsgSize())
-	for i := uint64(0); i < n; i++ {
-		binary.LittleEndian.PutUint64(msg, i)
-		if err := qs[0].EnqueueBlock(ctx, msg); err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
-		}
+	if err := sendNumbered(qs[0], n); err != nil {
+		return childFail("producer", err)
 	}
 	return 0
 }

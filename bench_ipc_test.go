@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"testing"
 
@@ -52,21 +53,15 @@ func ipcQueues(b *testing.B, n, size int) []*Queue {
 	b.Helper()
 	qs := make([]*Queue, n)
 	for i := range qs {
-		key, err := FindFreeKey()
-		if err != nil {
-			b.Fatal(err)
-		}
-		q, err := Create(key, uint32(size/8), ipcCapacity(size))
-		if err != nil {
-			b.Fatal(err)
-		}
-		qs[i] = q
-		b.Cleanup(func() {
-			q.Delete()
-			q.Close()
-		})
+		qs[i] = newTestQueue(b, uint32(size/8), ipcCapacity(size))
 	}
 	return qs
+}
+
+// ipcPair is a request and a reply queue for a ping-pong benchmark.
+func ipcPair(b *testing.B, size int) (req, rep *Queue) {
+	qs := ipcQueues(b, 2, size)
+	return qs[0], qs[1]
 }
 
 // ipcOpen attaches the queues whose keys a child got as arguments.
@@ -134,16 +129,23 @@ func ipcProducerChild(args []string) int {
 		fmt.Fprintln(os.Stderr, "producer:", err)
 		return 1
 	}
-	ctx := context.Background()
-	msg := make([]byte, qs[0].MsgSize())
-	for i := uint64(0); i < n; i++ {
-		binary.LittleEndian.PutUint64(msg, i)
-		if err := qs[0].EnqueueBlock(ctx, msg); err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
-		}
+	if err := sendNumbered(qs[0], n); err != nil {
+		return childFail("producer", err)
 	}
 	return 0
+}
+
+// sendNumbered enqueues n messages into q, message i carrying i in its first
+// word: what receiveNumbered takes.
+func sendNumbered(q *Queue, n uint64) error {
+	msg := make([]byte, q.MsgSize())
+	for i := uint64(0); i < n; i++ {
+		binary.LittleEndian.PutUint64(msg, i)
+		if err := q.EnqueueBlock(context.Background(), msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func BenchmarkPingPong(b *testing.B) {
@@ -157,8 +159,7 @@ func BenchmarkPingPong(b *testing.B) {
 }
 
 func benchPingPong(b *testing.B, ipc string, size int) {
-	qs := ipcQueues(b, 2, size)
-	req, rep := qs[0], qs[1]
+	req, rep := ipcPair(b, size)
 	done := make(chan error, 1)
 	if ipc == "process" {
 		child := childCommand(b, ipcEchoRole, strconv.Itoa(req.Key()), strconv.Itoa(rep.Key()))
@@ -206,16 +207,29 @@ func benchPingPong(b *testing.B, ipc string, size int) {
 		hist.Record((bench.Now() - t0) / 2)
 	}
 	b.StopTimer()
+	stopPeer(b, ctx, req, msg, done, "echo side")
+	reportPercentiles(b, hist, true)
+}
+
+// stopPeer sends the stop message through req, with msg as the buffer, and
+// waits for the other side, who, to finish: done yields its end.
+func stopPeer(b *testing.B, ctx context.Context, req *Queue, msg []byte, done <-chan error, who string) {
 	binary.LittleEndian.PutUint64(msg, ipcStop)
 	if err := req.EnqueueBlock(ctx, msg); err != nil {
 		b.Fatal(err)
 	}
 	if err := <-done; err != nil {
-		b.Fatalf("echo side: %v", err)
+		b.Fatalf("%s: %v", who, err)
 	}
+}
+
+// reportPercentiles reports hist's p50 and p99 and, with p999, its p99.9.
+func reportPercentiles(b *testing.B, hist *bench.Histogram, p999 bool) {
 	b.ReportMetric(float64(hist.Percentile(50)), "p50-ns")
 	b.ReportMetric(float64(hist.Percentile(99)), "p99-ns")
-	b.ReportMetric(float64(hist.Percentile(99.9)), "p999-ns")
+	if p999 {
+		b.ReportMetric(float64(hist.Percentile(99.9)), "p999-ns")
+	}
 }
 
 func BenchmarkThroughput(b *testing.B) {
@@ -224,40 +238,55 @@ func BenchmarkThroughput(b *testing.B) {
 			q := ipcQueues(b, 1, size)[0]
 			total := ipcWarmup + b.N
 			child := childCommand(b, ipcProducerRole, strconv.Itoa(q.Key()), strconv.Itoa(total))
-			if err := child.Start(); err != nil {
-				b.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- child.Wait() }()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			// A producer that dies must not leave this side waiting forever.
-			go func() {
-				if err := <-done; err != nil {
-					cancel()
-				}
-				done <- nil
-			}()
-			buf := make([]byte, size)
-			receive := func(i int) {
-				if err := q.DequeueBlock(ctx, buf); err != nil {
-					b.Fatalf("message %d: %v (producer failed?)", i, err)
-				}
-				if got := binary.LittleEndian.Uint64(buf); got != uint64(i) {
-					b.Fatalf("message %d carries %d", i, got)
-				}
-			}
-			for i := range ipcWarmup {
-				receive(i)
-			}
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := ipcWarmup; i < total; i++ {
-				receive(i)
-			}
-			b.StopTimer()
-			<-done
+			ctx, exited := startWatched(b, child)
+			receiveNumbered(b, ctx, q, size, ipcWarmup, total)
+			<-exited
 		})
 	}
+}
+
+// startWatched starts child, a producer process. The context it returns is
+// cancelled if the child exits with an error, so a side waiting for the
+// child's messages does not wait forever; exited yields the child's exit.
+func startWatched(b *testing.B, child *exec.Cmd) (ctx context.Context, exited <-chan error) {
+	if err := child.Start(); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		err := child.Wait()
+		if err != nil {
+			cancel()
+		}
+		done <- err
+	}()
+	return ctx, done
+}
+
+// receiveNumbered dequeues total messages of size bytes, numbered 0, 1, …,
+// from q and checks each number. The first warmup messages are received
+// untimed; the timer (with b.SetBytes and b.ReportAllocs) runs over the
+// rest.
+func receiveNumbered(b *testing.B, ctx context.Context, q *Queue, size, warmup, total int) {
+	buf := make([]byte, size)
+	receive := func(i int) {
+		if err := q.DequeueBlock(ctx, buf); err != nil {
+			b.Fatalf("message %d: %v (producer failed?)", i, err)
+		}
+		if got := binary.LittleEndian.Uint64(buf); got != uint64(i) {
+			b.Fatalf("message %d carries %d", i, got)
+		}
+	}
+	for i := range warmup {
+		receive(i)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := warmup; i < total; i++ {
+		receive(i)
+	}
+	b.StopTimer()
 }

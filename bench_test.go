@@ -151,18 +151,25 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 	errs := make(chan error, 2)
 	ready.Add(2)
 	done.Add(2)
-	go func() { // producer
-		defer done.Done()
-		err := bench.PinThread(cpus[0])
-		ready.Done()
-		if err != nil {
-			errs <- err
-			return
-		}
-		<-start
-		if abort.Load() {
-			return
-		}
+	// pinned runs loop in a goroutine pinned to cpu, once both sides are
+	// pinned and the timer is about to start.
+	pinned := func(cpu int, loop func()) {
+		go func() {
+			defer done.Done()
+			err := bench.PinThread(cpu)
+			ready.Done()
+			if err != nil {
+				errs <- err
+				return
+			}
+			<-start
+			if abort.Load() {
+				return
+			}
+			loop()
+		}()
+	}
+	pinned(cpus[0], func() { // producer
 		for pos := uint64(0); pos < n; pos++ {
 			seq := &seqs[pos%uint64(slots)].seq
 			for seq.Load() != pos {
@@ -171,19 +178,8 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 			copyIn(slotData(pos), msg)
 			seq.Store(pos + 1) // publish
 		}
-	}()
-	go func() { // consumer
-		defer done.Done()
-		err := bench.PinThread(cpus[1])
-		ready.Done()
-		if err != nil {
-			errs <- err
-			return
-		}
-		<-start
-		if abort.Load() {
-			return
-		}
+	})
+	pinned(cpus[1], func() { // consumer
 		for pos := uint64(0); pos < n; pos++ {
 			seq := &seqs[pos%uint64(slots)].seq
 			for seq.Load() != pos+1 {
@@ -192,7 +188,7 @@ func runRing(b *testing.B, cpus [2]int, size, slots int, copyIn, copyOut func(ds
 			copyOut(out, slotData(pos))
 			seq.Store(pos + uint64(slots)) // release the slot for the next lap
 		}
-	}()
+	})
 	ready.Wait()
 	select {
 	case err := <-errs:
@@ -234,14 +230,7 @@ func benchQueue(b *testing.B, size int, opts ...Option) {
 	if size > 64<<10 {
 		capacity = 4 // 8 MiB x 64 would exceed common SHM limits
 	}
-	key, err := FindFreeKey()
-	if err != nil {
-		b.Fatalf("FindFreeKey: %v", err)
-	}
-	q, err := Create(key, uint32(size/8), capacity, opts...)
-	if err != nil {
-		b.Fatalf("Create: %v", err)
-	}
+	q := createFresh(b, uint32(size/8), capacity, opts...)
 	b.Cleanup(func() {
 		if err := q.Delete(); err != nil {
 			b.Errorf("Delete: %v", err)
@@ -256,6 +245,13 @@ func benchQueue(b *testing.B, size int, opts ...Option) {
 	}
 	buf := bufferAt(size, 2048)
 	b.SetBytes(int64(size))
+	benchTryPair(b, q, msg, buf)
+}
+
+// benchTryPair is the loop of the single-thread benchmarks: one EnqueueTry
+// of msg into an empty q and one DequeueTry into buf per op. The last byte
+// must arrive.
+func benchTryPair(b *testing.B, q *Queue, msg, buf []byte) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if !q.EnqueueTry(msg) {
@@ -265,7 +261,7 @@ func benchQueue(b *testing.B, size int, opts ...Option) {
 			b.Fatal("DequeueTry after an enqueue failed")
 		}
 	}
-	if buf[size-1] != msg[size-1] {
+	if buf[len(buf)-1] != msg[len(msg)-1] {
 		b.Fatal("dequeued wrong bytes")
 	}
 }

@@ -117,16 +117,9 @@ func BenchmarkWakeup(b *testing.B) {
 }
 
 func benchWakeup(b *testing.B, w WaitStrategy, size int) {
-	qs := ipcQueues(b, 2, size)
-	req, rep := qs[0], qs[1]
+	req, rep := ipcPair(b, size)
 	child := childCommand(b, wakeConsumerRole, strconv.Itoa(req.Key()), strconv.Itoa(rep.Key()), strconv.Itoa(int(w)))
-	if err := child.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- child.Wait() }()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, done := startWatched(b, child)
 	msg := make([]byte, size)
 	buf := make([]byte, size)
 	fail := func(err error) {
@@ -175,18 +168,8 @@ func benchWakeup(b *testing.B, w WaitStrategy, size int) {
 		wake(wakeWarmup+i, true)
 	}
 	b.StopTimer()
-	binary.LittleEndian.PutUint64(msg, ipcStop)
-	if err := req.EnqueueBlock(ctx, msg); err != nil {
-		b.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		b.Fatalf("wake consumer: %v", err)
-	}
-	b.ReportMetric(float64(hist.Percentile(50)), "p50-ns")
-	b.ReportMetric(float64(hist.Percentile(99)), "p99-ns")
-	if b.N >= 1000 {
-		b.ReportMetric(float64(hist.Percentile(99.9)), "p999-ns")
-	}
+	stopPeer(b, ctx, req, msg, done, "wake consumer")
+	reportPercentiles(b, hist, b.N >= 1000)
 	b.ReportMetric(100*float64(asleep)/float64(b.N), "asleep-%")
 }
 

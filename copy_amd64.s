@@ -66,6 +66,59 @@
 	ADDQ	step, srcPtr \
 	SUBQ	step, left
 
+// COPY_VECTORS is the vector routines' body after the arguments are loaded,
+// for vectors of width bytes: HEAD_ALIGN, then whole vectors from srcPtr
+// (loaded unaligned with mov into v0-v3) to the aligned dstPtr (stored with
+// store: aligned or non-temporal), four per iteration while more than four
+// are left, one at a time while more than one is left, and last the saved
+// last vector, stored unaligned at dstLast (at most width bytes are left
+// after the loops, all inside that saved vector); then exit, one of the two
+// exits below. The labels are local to the TEXT block the macro stands in
+// (Go assembler labels are function scoped), so a routine may use it once.
+#define COPY_VECTORS(width, mov, store, first, last, v0, v1, v2, v3, exit) \
+	HEAD_ALIGN(width, mov, first, last) \
+	CMPQ	left, $(4*width) \
+	JBE	one \
+four: \
+	mov	(srcPtr), v0 \
+	mov	width(srcPtr), v1 \
+	mov	(2*width)(srcPtr), v2 \
+	mov	(3*width)(srcPtr), v3 \
+	store	v0, (dstPtr) \
+	store	v1, width(dstPtr) \
+	store	v2, (2*width)(dstPtr) \
+	store	v3, (3*width)(dstPtr) \
+	ADDQ	$(4*width), srcPtr \
+	ADDQ	$(4*width), dstPtr \
+	SUBQ	$(4*width), left \
+	CMPQ	left, $(4*width) \
+	JA	four \
+one: \
+	CMPQ	left, $width \
+	JBE	tail \
+	mov	(srcPtr), v0 \
+	store	v0, (dstPtr) \
+	ADDQ	$width, srcPtr \
+	ADDQ	$width, dstPtr \
+	SUBQ	$width, left \
+	JMP	one \
+tail: \
+	mov	last, (dstLast) \
+	exit
+
+// The vector routines' exits. Every one runs VZEROUPPER, so that SSE code
+// that follows pays no transition penalty for dirty upper YMM/ZMM halves.
+// Non-temporal stores are weakly ordered: NT_EXIT's SFENCE makes them
+// globally visible before any later store, in particular the caller's
+// release store of the slot's sequence word that publishes the message.
+#define TEMPORAL_EXIT \
+	VZEROUPPER \
+	RET
+#define NT_EXIT \
+	SFENCE \
+	VZEROUPPER \
+	RET
+
 // func memcpyRepMovsb(dst, src *byte, n int)
 TEXT ·memcpyRepMovsb(SB), NOSPLIT|NOFRAME, $0-24
 	// REP MOVSB takes its operands in DI, SI and CX: dstPtr, srcPtr, left.
@@ -85,41 +138,7 @@ TEXT ·memcpyAVX2(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ	dst+0(FP), dstPtr
 	MOVQ	src+8(FP), srcPtr
 	MOVQ	n+16(FP), left
-	HEAD_ALIGN(32, VMOVDQU, firstY, lastY)
-
-	CMPQ	left, $128
-	JBE	avx2_one
-
-avx2_four:
-	VMOVDQU	(srcPtr), Y2
-	VMOVDQU	32(srcPtr), Y3
-	VMOVDQU	64(srcPtr), Y4
-	VMOVDQU	96(srcPtr), Y5
-	VMOVDQA	Y2, (dstPtr)
-	VMOVDQA	Y3, 32(dstPtr)
-	VMOVDQA	Y4, 64(dstPtr)
-	VMOVDQA	Y5, 96(dstPtr)
-	ADDQ	$128, srcPtr
-	ADDQ	$128, dstPtr
-	SUBQ	$128, left
-	CMPQ	left, $128
-	JA	avx2_four
-
-avx2_one:
-	CMPQ	left, $32
-	JBE	avx2_last
-	VMOVDQU	(srcPtr), Y2
-	VMOVDQA	Y2, (dstPtr)
-	ADDQ	$32, srcPtr
-	ADDQ	$32, dstPtr
-	SUBQ	$32, left
-	JMP	avx2_one
-
-avx2_last:
-	// At most 32 bytes are left: all inside the saved last vector.
-	VMOVDQU	lastY, (dstLast)
-	VZEROUPPER // leave the upper YMM halves clean for SSE code that follows
-	RET
+	COPY_VECTORS(32, VMOVDQU, VMOVDQA, firstY, lastY, Y2, Y3, Y4, Y5, TEMPORAL_EXIT)
 
 // func memcpyAVX2NT(dst, src *byte, n int)
 TEXT ·memcpyAVX2NT(SB), NOSPLIT|NOFRAME, $0-24
@@ -128,44 +147,7 @@ TEXT ·memcpyAVX2NT(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ	n+16(FP), left
 	// VMOVNTDQ faults on an unaligned address: the aligned dstPtr is what
 	// lets the loop use it.
-	HEAD_ALIGN(32, VMOVDQU, firstY, lastY)
-
-	CMPQ	left, $128
-	JBE	avx2nt_one
-
-avx2nt_four:
-	VMOVDQU	(srcPtr), Y2
-	VMOVDQU	32(srcPtr), Y3
-	VMOVDQU	64(srcPtr), Y4
-	VMOVDQU	96(srcPtr), Y5
-	VMOVNTDQ	Y2, (dstPtr)
-	VMOVNTDQ	Y3, 32(dstPtr)
-	VMOVNTDQ	Y4, 64(dstPtr)
-	VMOVNTDQ	Y5, 96(dstPtr)
-	ADDQ	$128, srcPtr
-	ADDQ	$128, dstPtr
-	SUBQ	$128, left
-	CMPQ	left, $128
-	JA	avx2nt_four
-
-avx2nt_one:
-	CMPQ	left, $32
-	JBE	avx2nt_last
-	VMOVDQU	(srcPtr), Y2
-	VMOVNTDQ	Y2, (dstPtr)
-	ADDQ	$32, srcPtr
-	ADDQ	$32, dstPtr
-	SUBQ	$32, left
-	JMP	avx2nt_one
-
-avx2nt_last:
-	VMOVDQU	lastY, (dstLast)
-	// Non-temporal stores are weakly ordered: SFENCE makes them globally
-	// visible before any later store, in particular the caller's release
-	// store of the slot's sequence word that publishes the message.
-	SFENCE
-	VZEROUPPER // leave the upper YMM halves clean for SSE code that follows
-	RET
+	COPY_VECTORS(32, VMOVDQU, VMOVNTDQ, firstY, lastY, Y2, Y3, Y4, Y5, NT_EXIT)
 
 // func memcpyAVX512(dst, src *byte, n int)
 TEXT ·memcpyAVX512(SB), NOSPLIT|NOFRAME, $0-24
@@ -173,41 +155,7 @@ TEXT ·memcpyAVX512(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ	src+8(FP), srcPtr
 	MOVQ	n+16(FP), left
 	// Aligned to the cache line, no 64-byte store splits across two lines.
-	HEAD_ALIGN(64, VMOVDQU64, firstZ, lastZ)
-
-	CMPQ	left, $256
-	JBE	avx512_one
-
-avx512_four:
-	VMOVDQU64	(srcPtr), Z2
-	VMOVDQU64	64(srcPtr), Z3
-	VMOVDQU64	128(srcPtr), Z4
-	VMOVDQU64	192(srcPtr), Z5
-	VMOVDQA64	Z2, (dstPtr)
-	VMOVDQA64	Z3, 64(dstPtr)
-	VMOVDQA64	Z4, 128(dstPtr)
-	VMOVDQA64	Z5, 192(dstPtr)
-	ADDQ	$256, srcPtr
-	ADDQ	$256, dstPtr
-	SUBQ	$256, left
-	CMPQ	left, $256
-	JA	avx512_four
-
-avx512_one:
-	CMPQ	left, $64
-	JBE	avx512_last
-	VMOVDQU64	(srcPtr), Z2
-	VMOVDQA64	Z2, (dstPtr)
-	ADDQ	$64, srcPtr
-	ADDQ	$64, dstPtr
-	SUBQ	$64, left
-	JMP	avx512_one
-
-avx512_last:
-	// At most 64 bytes are left: all inside the saved last vector.
-	VMOVDQU64	lastZ, (dstLast)
-	VZEROUPPER // leave the upper ZMM/YMM state clean for SSE code that follows
-	RET
+	COPY_VECTORS(64, VMOVDQU64, VMOVDQA64, firstZ, lastZ, Z2, Z3, Z4, Z5, TEMPORAL_EXIT)
 
 // func memcpyAVX512NT(dst, src *byte, n int)
 TEXT ·memcpyAVX512NT(SB), NOSPLIT|NOFRAME, $0-24
@@ -216,41 +164,4 @@ TEXT ·memcpyAVX512NT(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ	n+16(FP), left
 	// VMOVNTDQ faults on an unaligned address, and a full aligned line per
 	// store lets the write-combining buffer go out whole.
-	HEAD_ALIGN(64, VMOVDQU64, firstZ, lastZ)
-
-	CMPQ	left, $256
-	JBE	avx512nt_one
-
-avx512nt_four:
-	VMOVDQU64	(srcPtr), Z2
-	VMOVDQU64	64(srcPtr), Z3
-	VMOVDQU64	128(srcPtr), Z4
-	VMOVDQU64	192(srcPtr), Z5
-	VMOVNTDQ	Z2, (dstPtr)
-	VMOVNTDQ	Z3, 64(dstPtr)
-	VMOVNTDQ	Z4, 128(dstPtr)
-	VMOVNTDQ	Z5, 192(dstPtr)
-	ADDQ	$256, srcPtr
-	ADDQ	$256, dstPtr
-	SUBQ	$256, left
-	CMPQ	left, $256
-	JA	avx512nt_four
-
-avx512nt_one:
-	CMPQ	left, $64
-	JBE	avx512nt_last
-	VMOVDQU64	(srcPtr), Z2
-	VMOVNTDQ	Z2, (dstPtr)
-	ADDQ	$64, srcPtr
-	ADDQ	$64, dstPtr
-	SUBQ	$64, left
-	JMP	avx512nt_one
-
-avx512nt_last:
-	VMOVDQU64	lastZ, (dstLast)
-	// Non-temporal stores are weakly ordered: SFENCE makes them globally
-	// visible before any later store, in particular the caller's release
-	// store of the slot's sequence word that publishes the message.
-	SFENCE
-	VZEROUPPER // leave the upper ZMM/YMM state clean for SSE code that follows
-	RET
+	COPY_VECTORS(64, VMOVDQU64, VMOVNTDQ, firstZ, lastZ, Z2, Z3, Z4, Z5, NT_EXIT)

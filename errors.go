@@ -44,31 +44,33 @@ var (
 	ErrHalfCreated = errors.New("queue is half-created")
 )
 
+// errnoSentinels maps the errnos of the System V shared-memory calls to
+// sentinel errors; any other errno is ErrSystemFailure. EINVAL from shmat
+// or shmctl means the segment id no longer exists (from shmget with
+// IPC_CREAT it is a size out of range: mapErrno sees to that first).
+var errnoSentinels = map[unix.Errno]error{
+	unix.ENOENT: ErrNotExist,
+	unix.EEXIST: ErrAlreadyExist,
+	unix.EACCES: ErrNoAccess,
+	unix.EPERM:  ErrNoAccess,
+	unix.EINVAL: ErrRemoved,
+	unix.EIDRM:  ErrRemoved,
+	unix.ENOMEM: ErrNoMem,
+	unix.ENOSPC: ErrNoIDs,
+	unix.ENFILE: ErrNoIDs,
+}
+
 // mapErrno turns a System V shared-memory errno into a sentinel error wrapped
 // with the operation, the key and the system's own message.
 func mapErrno(op string, key int, err error) error {
-	var sentinel error
+	sentinel := ErrSystemFailure
+	var errno unix.Errno
 	switch {
-	case errors.Is(err, unix.ENOENT):
-		sentinel = ErrNotExist
-	case errors.Is(err, unix.EEXIST):
-		sentinel = ErrAlreadyExist
-	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		sentinel = ErrNoAccess
 	case errors.Is(err, unix.EINVAL) && op == "create":
 		// shmget with IPC_CREAT: the size is out of the system's range.
 		sentinel, err = ErrInvalidSize, fmt.Errorf("the system's shared-memory limits (kernel.shmmax, kernel.shmall, kernel.shmmni) refuse the size: %w", err)
-	case errors.Is(err, unix.EINVAL):
-		// shmat or shmctl: the segment id no longer exists.
-		sentinel = ErrRemoved
-	case errors.Is(err, unix.ENOMEM):
-		sentinel = ErrNoMem
-	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.ENFILE):
-		sentinel = ErrNoIDs
-	case errors.Is(err, unix.EIDRM):
-		sentinel = ErrRemoved
-	default:
-		sentinel = ErrSystemFailure
+	case errors.As(err, &errno) && errnoSentinels[errno] != nil:
+		sentinel = errnoSentinels[errno]
 	}
 	return fmt.Errorf("%s queue %s: %w (%v)", op, keyHex(key), sentinel, err)
 }

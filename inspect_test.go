@@ -44,10 +44,7 @@ func queueTraffic(t *testing.T, q *Queue) {
 func TestInspectLiveQueue(t *testing.T) {
 	q := newTestQueue(t, 4, 8)
 	queueTraffic(t, q)
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	defer other.Close()
 
 	info, err := Inspect(q.Key())
@@ -303,10 +300,7 @@ func TestInspectNotAQueue(t *testing.T) {
 			}
 		}
 	}
-	missing, err := FindFreeKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	missing := freeKey(t)
 	if _, err := Inspect(missing); !errors.Is(err, ErrNotExist) {
 		t.Errorf("Inspect of a missing key = %v", err)
 	}
@@ -377,10 +371,7 @@ func TestInspectNoAccess(t *testing.T) {
 // TestRemoveStale: a queue whose only user was killed is removed; a live
 // queue, a foreign segment and a missing key are left alone.
 func TestRemoveStale(t *testing.T) {
-	key, err := FindFreeKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := freeKey(t)
 	stale, err := Create(key, 2, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -406,10 +397,7 @@ func TestRemoveStale(t *testing.T) {
 	}
 	live := newTestQueue(t, 2, 4)
 	foreign := foreignSegment(t, 1<<16, func([]byte) {})
-	missing, err := FindFreeKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	missing := freeKey(t)
 
 	// While the child runs, nothing is stale.
 	if removed, err := RemoveStale(key, live.Key(), foreign, missing); err != nil || len(removed) != 0 {

@@ -16,12 +16,7 @@ func TestDequeueLatestSequential(t *testing.T) {
 		t.Fatalf("empty queue: ok=%v skipped=%d", ok, skipped)
 	}
 	msg := make([]byte, q.MsgSize())
-	for s := uint64(0); s < 5; s++ {
-		fillMsg(msg, 7, s)
-		if !q.EnqueueTry(msg) {
-			t.Fatalf("enqueue %d", s)
-		}
-	}
+	enqueueMsgs(t, q, msg, 7, 5)
 	ok, skipped := q.DequeueLatest(buf)
 	p, s, whole := readMsg(buf)
 	if !ok || skipped != 4 || !whole || p != 7 || s != 4 {
@@ -86,10 +81,7 @@ func TestDequeueLatestConcurrent(t *testing.T) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	defer other.Close()
 	var plainTaken int
 	plainLast := map[uint64]uint64{}

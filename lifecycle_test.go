@@ -152,10 +152,7 @@ func init() {
 // deadForeignSegment has a child make a zeroed segment of size bytes and exit.
 func deadForeignSegment(t *testing.T, size int) int {
 	t.Helper()
-	key, err := FindFreeKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := freeKey(t)
 	if err := childCommand(t, "life-foreign", strconv.Itoa(key), strconv.Itoa(size)).Run(); err != nil {
 		t.Fatalf("life-foreign: %v", err)
 	}
@@ -406,22 +403,19 @@ func init() {
 	registerChild("life-producer", func(args []string) int {
 		key, err := KeyFromName(args[0])
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			return childFail("name", err)
 		}
-		n, _ := strconv.Atoi(args[1])
+		n := argInt(args, 1)
 		q, err := OpenOrCreate(key, 1, 16, WithName(args[0]))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-			return 1
+			return childFail("producer", err)
 		}
 		defer q.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for i := range n {
 			if err := q.EnqueueBlock(ctx, binary.LittleEndian.AppendUint64(nil, uint64(i))); err != nil {
-				fmt.Fprintln(os.Stderr, "producer:", err)
-				return 1
+				return childFail("producer", err)
 			}
 		}
 		return 0
@@ -431,25 +425,22 @@ func init() {
 	registerChild("life-consumer", func(args []string) int {
 		key, err := KeyFromName(args[0])
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			return childFail("name", err)
 		}
-		n, _ := strconv.Atoi(args[1])
+		n := argInt(args, 1)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		fmt.Println("waiting")
 		q, err := OpenWait(ctx, key, WithName(args[0]))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "consumer:", err)
-			return 1
+			return childFail("consumer", err)
 		}
 		defer q.Close()
 		defer q.Delete()
 		buf := make([]byte, 8)
 		for i := range n {
 			if err := q.DequeueBlock(ctx, buf); err != nil {
-				fmt.Fprintln(os.Stderr, "consumer:", err)
-				return 1
+				return childFail("consumer", err)
 			}
 			if got := binary.LittleEndian.Uint64(buf); got != uint64(i) {
 				fmt.Fprintf(os.Stderr, "consumer: message %d is %d\n", i, got)
@@ -718,10 +709,7 @@ func TestStaleStates(t *testing.T) {
 	var qs []*queue
 	for _, orphaned := range []bool{false, true} {
 		for _, msgs := range []int{0, 2} {
-			key, err := FindFreeKey()
-			if err != nil {
-				t.Fatal(err)
-			}
+			key := freeKey(t)
 			q, err := Create(key, 1, 4)
 			if err != nil {
 				t.Fatal(err)

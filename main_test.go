@@ -1,49 +1,34 @@
 package shqueue
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"strings"
+	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/shqueue/shqueue/internal/testchild"
 )
 
-// Cross-process tests re-execute the test binary as a child process. The child
-// finds its role in childEnv and runs the function registered for it instead of
-// the tests, so producers and consumers are real processes with their own
-// address spaces, attached to the segment through shmat like any user.
-const childEnv = "SHQUEUE_TEST_CHILD"
+// Cross-process tests re-execute the test binary as a child process
+// (internal/testchild): the child runs the function registered for its role
+// instead of the tests, so producers and consumers are real processes with
+// their own address spaces, attached to the segment through shmat like any
+// user.
 
-// childWrapperEnv names a program to start children under (for example
-// "qemu-aarch64" when the arm64 test binary itself runs under user-mode
-// emulation and the host cannot execute arm64 binaries directly).
-const childWrapperEnv = "SHQUEUE_TEST_CHILD_WRAPPER"
+// childWrapperEnv names the program children run under, if any (qemu when
+// this binary runs under emulation).
+const childWrapperEnv = testchild.WrapperEnv
 
-// childRoles maps a role name to the function a child runs; its return value is
-// the child's exit code. Register roles from init functions in the test files.
-var childRoles = map[string]func(args []string) int{}
-
-func registerChild(role string, run func(args []string) int) {
-	if _, dup := childRoles[role]; dup {
-		panic("child role registered twice: " + role)
-	}
-	childRoles[role] = run
-}
+// registerChild registers a role; its return value is the child's exit
+// code. Register roles from init functions in the test files.
+func registerChild(role string, run func(args []string) int) { testchild.Register(role, run) }
 
 func TestMain(m *testing.M) {
-	if role := os.Getenv(childEnv); role != "" {
-		run, ok := childRoles[role]
-		if !ok {
-			fmt.Fprintf(os.Stderr, "unknown child role %q\n", role)
-			os.Exit(2)
-		}
-		var args []string
-		if a := os.Getenv(childEnv + "_ARGS"); a != "" {
-			args = strings.Split(a, "\x1f")
-		}
-		os.Exit(run(args))
-	}
+	testchild.Child()
 	os.Exit(m.Run())
 }
 
@@ -51,19 +36,7 @@ func TestMain(m *testing.M) {
 // binary with args. The caller starts it and waits for it.
 func childCommand(t testing.TB, role string, args ...string) *exec.Cmd {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatalf("test binary path: %v", err)
-	}
-	var cmd *exec.Cmd
-	if wrapper := os.Getenv(childWrapperEnv); wrapper != "" {
-		cmd = exec.Command(wrapper, exe, "-test.run=^$")
-	} else {
-		cmd = exec.Command(exe, "-test.run=^$")
-	}
-	cmd.Env = append(os.Environ(), childEnv+"="+role, childEnv+"_ARGS="+strings.Join(args, "\x1f"))
-	cmd.Stderr = os.Stderr
-	return cmd
+	return testchild.Command(t, role, args...)
 }
 
 // childAsNobody is childCommand for a child that runs as user and group
@@ -74,22 +47,7 @@ func childAsNobody(t *testing.T, role string, args ...string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "shqueue-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyPath := dir + "/shqueue.test"
-	if err := os.WriteFile(copyPath, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	copyPath := testchild.ReachableCopy(t, exe, "shqueue.test")
 	cmd := childCommand(t, role, args...)
 	if cmd.Args[0] == exe {
 		cmd.Path, cmd.Args[0] = copyPath, copyPath
@@ -99,4 +57,68 @@ func childAsNobody(t *testing.T, role string, args ...string) *exec.Cmd {
 	cmd.Stderr = nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	return cmd
+}
+
+// startReading starts cmd with its standard output on the returned pipe.
+func startReading(t testing.TB, cmd *exec.Cmd) io.ReadCloser {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return stdout
+}
+
+// startPiped starts cmd with pipes to its standard input and from its
+// standard output.
+func startPiped(t testing.TB, cmd *exec.Cmd) (io.WriteCloser, io.ReadCloser) {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdin, startReading(t, cmd)
+}
+
+// A child's arguments are numbers the parent wrote with strconv: argInt and
+// argUint read them back.
+func argInt(args []string, i int) int {
+	n, _ := strconv.Atoi(args[i])
+	return n
+}
+
+func argUint(args []string, i int) uint64 {
+	n, _ := strconv.ParseUint(args[i], 10, 64)
+	return n
+}
+
+// childFail is how a child gives up: it says why, under the name given, and
+// returns exit code 1.
+func childFail(who string, err error) int {
+	fmt.Fprintln(os.Stderr, who+":", err)
+	return 1
+}
+
+// childOpen opens the queue whose key is the child argument key, with opts.
+// A child that cannot open it says why, under the name who, and exits 1
+// (nothing is open yet that an exit could skip the closing of).
+func childOpen(who, key string, opts ...Option) *Queue {
+	k, _ := strconv.Atoi(key)
+	q, err := Open(k, opts...)
+	if err != nil {
+		os.Exit(childFail(who, err))
+	}
+	return q
+}
+
+// moveBlocking does one blocking enqueue of buf (enqueue true) or dequeue
+// into it.
+func moveBlocking(q *Queue, enqueue bool, buf []byte) error {
+	if enqueue {
+		return q.EnqueueBlock(context.Background(), buf)
+	}
+	return q.DequeueBlock(context.Background(), buf)
 }

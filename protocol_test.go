@@ -42,34 +42,18 @@ func makeDead(t *testing.T, h *Queue) {
 // counted in Stats().Stalled.
 func TestTryWaitsForConsumerInFlight(t *testing.T) {
 	q := newTestQueue(t, 4, 2, WithTryWait(30*time.Millisecond))
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	msg := make([]byte, q.MsgSize())
-	for s := uint64(0); s < 2; s++ {
-		fillMsg(msg, 1, s)
-		if !q.EnqueueTry(msg) {
-			t.Fatal("enqueue into an empty queue")
-		}
-	}
+	enqueueMsgs(t, q, msg, 1, 2)
 	claimByHand(t, other, other.head, recDeq, 0)
 	fillMsg(msg, 1, 2)
-	if q.EnqueueTry(msg) {
-		t.Fatal("EnqueueTry took a slot its consumer has not released")
-	}
-	if st := q.Stats(); st.Stalled != 1 {
-		t.Fatalf("Stalled = %d after a Try gave up on a live claimant, want 1", st.Stalled)
-	}
+	tryStalls(t, q, func() bool { return q.EnqueueTry(msg) }, "EnqueueTry took a slot its consumer has not released")
 	// The claimant finishes while a Try waits: the Try gets the slot.
 	go func() {
 		time.Sleep(5 * time.Millisecond)
 		other.publish(other.slot(0), freeSeq(0+other.capacity))
 	}()
-	q2, err := Open(q.Key(), WithTryWait(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q2 := mustOpen(t, q.Key(), WithTryWait(time.Minute))
 	defer q2.Close()
 	if !q2.EnqueueTry(msg) {
 		t.Fatal("EnqueueTry answered full while the queue had room and the consumer finished")
@@ -81,32 +65,34 @@ func TestTryWaitsForConsumerInFlight(t *testing.T) {
 	other.Close()
 }
 
+// tryStalls fails the test unless try, a Try call on q that meets a live
+// claimant, gives up (false, with fault the failure otherwise) after its
+// TryWait, counted as one Stalled.
+func tryStalls(t *testing.T, q *Queue, try func() bool, fault string) {
+	t.Helper()
+	if try() {
+		t.Fatal(fault)
+	}
+	if st := q.Stats(); st.Stalled != 1 {
+		t.Fatalf("Stalled = %d after a Try gave up on a live claimant, want 1", st.Stalled)
+	}
+}
+
 // TestTryWaitsForProducerInFlight: a producer has claimed the next position
 // and not published it. The queue is not empty, so DequeueTry waits for the
 // message.
 func TestTryWaitsForProducerInFlight(t *testing.T) {
 	q := newTestQueue(t, 4, 4, WithTryWait(30*time.Millisecond))
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	buf := make([]byte, q.MsgSize())
 	claimByHand(t, other, other.tail, recEnq, 0)
-	if q.DequeueTry(buf) {
-		t.Fatal("DequeueTry read a message that was never published")
-	}
-	if st := q.Stats(); st.Stalled != 1 {
-		t.Fatalf("Stalled = %d, want 1", st.Stalled)
-	}
+	tryStalls(t, q, func() bool { return q.DequeueTry(buf) }, "DequeueTry read a message that was never published")
 	go func() {
 		time.Sleep(5 * time.Millisecond)
 		fillMsg(other.data(other.slot(0)), 2, 0)
 		other.publish(other.slot(0), fullSeq(0))
 	}()
-	q2, err := Open(q.Key(), WithTryWait(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q2 := mustOpen(t, q.Key(), WithTryWait(time.Minute))
 	defer q2.Close()
 	if !q2.DequeueTry(buf) {
 		t.Fatal("DequeueTry answered empty while a message was being written")
@@ -122,10 +108,7 @@ func TestTryWaitsForProducerInFlight(t *testing.T) {
 // settles the slot itself and answers from the queue's real state.
 func TestTryRecoversDeadClaimant(t *testing.T) {
 	q := newTestQueue(t, 4, 2, WithTryWait(time.Minute))
-	dead, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dead := mustOpen(t, q.Key())
 	buf := make([]byte, q.MsgSize())
 	msg := make([]byte, q.MsgSize())
 
@@ -142,12 +125,7 @@ func TestTryRecoversDeadClaimant(t *testing.T) {
 
 	// A dead consumer holding the oldest message of a full queue: the
 	// producer releases its slot and goes in.
-	for s := uint64(0); s < 2; s++ {
-		fillMsg(msg, 3, s)
-		if !q.EnqueueTry(msg) {
-			t.Fatal("enqueue")
-		}
-	}
+	enqueueMsgs(t, q, msg, 3, 2)
 	claimByHand(t, dead, dead.head, recDeq, 1)
 	fillMsg(msg, 3, 2)
 	if !q.EnqueueTry(msg) {
@@ -175,10 +153,7 @@ func TestTryRecoversDeadClaimant(t *testing.T) {
 // the shift waits for it instead of dropping the next one.
 func TestShiftDropsExactlyOne(t *testing.T) {
 	q := newTestQueue(t, 4, 3)
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	defer other.Close()
 	msg := make([]byte, q.MsgSize())
 	buf := make([]byte, q.MsgSize())
@@ -213,14 +188,7 @@ func TestShiftDropsExactlyOne(t *testing.T) {
 	if st := q.Stats(); st.Overwritten != 1 {
 		t.Fatalf("the shift dropped a message while a consumer made room: %+v", st)
 	}
-	for _, want := range []uint64{2, 3, 4} {
-		if !q.DequeueTry(buf) {
-			t.Fatalf("message %d missing", want)
-		}
-		if _, s, ok := readMsg(buf); !ok || s != want {
-			t.Fatalf("got %d (whole %v), want %d", s, ok, want)
-		}
-	}
+	dequeueSeqs(t, q, buf, 2, 3, 4)
 }
 
 // TestCloseDuringCalls: Close while one goroutine is blocked and another

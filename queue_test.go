@@ -171,10 +171,7 @@ func TestMPMCGoroutines(t *testing.T) {
 			if shared {
 				return q
 			}
-			h, err := Open(q.Key())
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := mustOpen(t, q.Key())
 			t.Cleanup(func() { h.Close() })
 			return h
 		}

@@ -2,10 +2,8 @@ package shqueue
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -18,30 +16,20 @@ func init() {
 	// "consumer"), move COUNT messages, then claim one more position and stop
 	// in the middle of its copy, saying so on stdout, until killed.
 	registerChild("role-stall", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
 		producer := args[1] == "producer"
-		count, _ := strconv.Atoi(args[2])
 		opt := AsConsumer()
 		if producer {
 			opt = AsProducer()
 		}
-		q, err := Open(key, opt)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "role-stall:", err)
-			return 1
-		}
+		q := childOpen("role-stall", args[0], opt)
 		msg := make([]byte, q.MsgSize())
-		for s := 0; s < count; s++ {
-			var err error
+		count := argInt(args, 2)
+		for s := range count {
 			if producer {
 				fillMsg(msg, 1, uint64(s))
-				err = q.EnqueueBlock(context.Background(), msg)
-			} else {
-				err = q.DequeueBlock(context.Background(), msg)
 			}
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "role-stall:", err)
-				return 1
+			if err := moveBlocking(q, producer, msg); err != nil {
+				return childFail("role-stall", err)
 			}
 		}
 		// The first half of an operation, as enqueue and dequeue do it.
@@ -79,21 +67,10 @@ func TestRoleTakeover(t *testing.T) {
 			q := newTestQueue(t, 8, 4, flag, WithTryWait(20*time.Millisecond))
 			msg, buf := make([]byte, 64), make([]byte, 64)
 			if !producer {
-				for s := 0; s < 4; s++ {
-					fillMsg(msg, 1, uint64(s))
-					if !q.EnqueueTry(msg) {
-						t.Fatal("EnqueueTry on an empty queue failed")
-					}
-				}
+				enqueueMsgs(t, q, msg, 1, 4)
 			}
 			cmd := childCommand(t, "role-stall", strconv.Itoa(q.Key()), side, "2")
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			out := startReading(t, cmd)
 			defer func() {
 				cmd.Process.Kill()
 				cmd.Wait()
@@ -106,14 +83,7 @@ func TestRoleTakeover(t *testing.T) {
 				t.Fatalf("Open asking for the role of a live holder: %v, want ErrBusy", err)
 			}
 			if producer {
-				for s := uint64(0); s < 2; s++ {
-					if !q.DequeueTry(buf) {
-						t.Fatal("DequeueTry of a published message failed")
-					}
-					if _, got, ok := readMsg(buf); !ok || got != s {
-						t.Fatalf("message %d: got %d, whole %v", s, got, ok)
-					}
-				}
+				dequeueSeqs(t, q, buf, 0, 1)
 				// The next message is being written by a live process.
 				if q.DequeueTry(buf) {
 					t.Fatal("DequeueTry read a message still being written")
@@ -162,14 +132,7 @@ func TestRoleTakeover(t *testing.T) {
 			} else {
 				// The dead reader's message is gone; the one after it and
 				// the two added since come next.
-				for _, want := range []uint64{3, 4, 4} {
-					if !h.DequeueTry(buf) {
-						t.Fatal("the new holder's DequeueTry failed")
-					}
-					if _, s, ok := readMsg(buf); !ok || s != want {
-						t.Fatalf("got %d whole %v, want %d", s, ok, want)
-					}
-				}
+				dequeueSeqs(t, h, buf, 3, 4, 4)
 				if h.DequeueTry(buf) {
 					t.Fatal("a message appeared from nowhere")
 				}

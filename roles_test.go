@@ -3,30 +3,12 @@ package shqueue
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
 )
-
-// mustPanicWith runs f and fails unless it panics with a message that says
-// want.
-func mustPanicWith(t *testing.T, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic, want one saying %q", want)
-		}
-		if s, _ := r.(string); !strings.Contains(s, want) {
-			t.Fatalf("panic %v, want one saying %q", r, want)
-		}
-	}()
-	f()
-}
 
 // TestRoleOptions: the options are recorded in the header (layout version 3),
 // a handle opened without a role is refused the exclusive side with ErrRole
@@ -76,10 +58,10 @@ func TestRoleOptions(t *testing.T) {
 				if err := q.EnqueueBlock(ctx, msg); !errors.Is(err, ErrRole) {
 					t.Fatalf("EnqueueBlock without the role: %v", err)
 				}
-				mustPanicWith(t, ErrRole.Error(), func() { q.EnqueueShift(msg) })
+				expectPanic(t, ErrRole.Error(), func() { q.EnqueueShift(msg) })
 			}
 			if tc.sc {
-				mustPanicWith(t, ErrRole.Error(), func() { q.EnqueueShift(msg) })
+				expectPanic(t, ErrRole.Error(), func() { q.EnqueueShift(msg) })
 				if q.DequeueTry(buf) {
 					t.Fatal("DequeueTry without the consumer role succeeded")
 				}
@@ -92,10 +74,7 @@ func TestRoleOptions(t *testing.T) {
 			}
 
 			// A handle with the roles works; a second one is refused.
-			h, err := Open(q.Key(), AsProducer(), AsConsumer())
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := mustOpen(t, q.Key(), AsProducer(), AsConsumer())
 			if _, err := Open(q.Key(), AsProducer(), AsConsumer()); !errors.Is(err, ErrBusy) {
 				t.Fatalf("second Open with the roles: %v, want ErrBusy", err)
 			}
@@ -313,14 +292,7 @@ func TestRoleShiftSingleProducer(t *testing.T) {
 		fillMsg(msg, 2, s)
 		q.EnqueueShift(msg)
 	}
-	for _, want := range []uint64{3, 4} {
-		if !q.DequeueTry(buf) {
-			t.Fatal("DequeueTry failed")
-		}
-		if _, s, ok := readMsg(buf); !ok || s != want {
-			t.Fatalf("got %d, want %d", s, want)
-		}
-	}
+	dequeueSeqs(t, q, buf, 3, 4)
 	if st := q.Stats(); st.Overwritten != 3 || st.Enqueued != 5 || st.Dequeued != 2 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -329,10 +301,7 @@ func TestRoleShiftSingleProducer(t *testing.T) {
 // TestRoleNoAllocs: the exclusive paths do not allocate.
 func TestRoleNoAllocs(t *testing.T) {
 	q := newTestQueue(t, 8, 4, WithSingleProducer(), WithSingleConsumer(), AsProducer(), AsConsumer())
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	defer other.Close()
 	msg, buf := make([]byte, 64), make([]byte, 64)
 	ctx := context.Background()
@@ -366,18 +335,7 @@ func BenchmarkRoles(b *testing.B) {
 			q := newTestQueue(b, 8, 64, tc.opts...)
 			msg, buf := bufferAt(64, 0), bufferAt(64, 2048)
 			msg[63] = 7
-			b.ReportAllocs()
-			for b.Loop() {
-				if !q.EnqueueTry(msg) {
-					b.Fatal("EnqueueTry on an empty queue failed")
-				}
-				if !q.DequeueTry(buf) {
-					b.Fatal("DequeueTry after an enqueue failed")
-				}
-			}
-			if buf[63] != 7 {
-				b.Fatal("dequeued wrong bytes")
-			}
+			benchTryPair(b, q, msg, buf)
 		})
 	}
 }
@@ -386,10 +344,7 @@ func BenchmarkRoles(b *testing.B) {
 // sides (ErrClosed), waits for them, and gives the roles back.
 func TestRoleClose(t *testing.T) {
 	q := newTestQueue(t, 8, 2, WithSingleProducer(), WithSingleConsumer())
-	h, err := Open(q.Key(), AsProducer(), AsConsumer())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustOpen(t, q.Key(), AsProducer(), AsConsumer())
 	msg, ctx := make([]byte, 64), context.Background()
 	for i := 0; i < 2; i++ {
 		if err := h.EnqueueBlock(ctx, msg); err != nil {
@@ -432,19 +387,11 @@ func TestRoleClose(t *testing.T) {
 func TestRoleDequeueLatest(t *testing.T) {
 	q := newTestQueue(t, 8, 4, WithSingleConsumer())
 	msg, buf := make([]byte, 64), make([]byte, 64)
-	for s := uint64(0); s < 3; s++ {
-		fillMsg(msg, 1, s)
-		if !q.EnqueueTry(msg) {
-			t.Fatal("EnqueueTry failed")
-		}
-	}
+	enqueueMsgs(t, q, msg, 1, 3)
 	if ok, skipped := q.DequeueLatest(buf); ok || skipped != 0 || q.Len() != 3 {
 		t.Fatalf("DequeueLatest without the role: %v, %d, Len %d", ok, skipped, q.Len())
 	}
-	h, err := Open(q.Key(), AsConsumer())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := mustOpen(t, q.Key(), AsConsumer())
 	defer h.Close()
 	ok, skipped := h.DequeueLatest(buf)
 	if _, s, whole := readMsg(buf); !ok || skipped != 2 || !whole || s != 2 {
@@ -462,10 +409,7 @@ func TestRoleDequeueLatest(t *testing.T) {
 func TestRoleBatchAndZeroCopy(t *testing.T) {
 	ctx := context.Background()
 	q := newTestQueue(t, 1, 8, WithSingleProducer(), WithSingleConsumer(), AsProducer(), AsConsumer())
-	other, err := Open(q.Key())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustOpen(t, q.Key())
 	defer other.Close()
 	msgs := make([]byte, 5*8)
 	for i := range 5 {

@@ -193,35 +193,25 @@ func TestTypedAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
+	t.Run("exact", typedAllocs[typedQuote])
+	t.Run("padded", typedAllocs[typedTick])
+}
+
+// typedAllocs fails if a round of Typed[T] calls allocates.
+func typedAllocs[T any](t *testing.T) {
 	ctx := context.Background()
-	t.Run("exact", func(t *testing.T) {
-		tq, _ := NewTyped[typedQuote](newTestQueue(t, TypedMsgWords[typedQuote](), 4))
-		var v typedQuote
-		if a := testing.AllocsPerRun(200, func() {
-			tq.EnqueueTry(&v)
-			tq.EnqueueShift(&v)
-			tq.EnqueueBlock(ctx, &v)
-			tq.DequeueTry(&v)
-			tq.DequeueBlock(ctx, &v)
-			tq.DequeueBlock(ctx, &v)
-		}); a != 0 {
-			t.Fatalf("%v allocations per round", a)
-		}
-	})
-	t.Run("padded", func(t *testing.T) {
-		tq, _ := NewTyped[typedTick](newTestQueue(t, TypedMsgWords[typedTick](), 4))
-		var v typedTick
-		if a := testing.AllocsPerRun(200, func() {
-			tq.EnqueueTry(&v)
-			tq.EnqueueShift(&v)
-			tq.EnqueueBlock(ctx, &v)
-			tq.DequeueTry(&v)
-			tq.DequeueBlock(ctx, &v)
-			tq.DequeueBlock(ctx, &v)
-		}); a != 0 {
-			t.Fatalf("%v allocations per round", a)
-		}
-	})
+	tq := newTypedQueue[T](t, 4)
+	var v T
+	if a := testing.AllocsPerRun(200, func() {
+		tq.EnqueueTry(&v)
+		tq.EnqueueShift(&v)
+		tq.EnqueueBlock(ctx, &v)
+		tq.DequeueTry(&v)
+		tq.DequeueBlock(ctx, &v)
+		tq.DequeueBlock(ctx, &v)
+	}); a != 0 {
+		t.Fatalf("%v allocations per round", a)
+	}
 }
 
 // TestTypedBatch: the batch calls over []T carry every value whole and in
@@ -239,11 +229,7 @@ func TestTypedBatch(t *testing.T) {
 }
 
 func testTypedBatch[T comparable](t *testing.T, make func(int) T) {
-	q := newTestQueue(t, TypedMsgWords[T](), 4)
-	tq, err := NewTyped[T](q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tq := newTypedQueue[T](t, 4)
 	ctx := context.Background()
 	in := []T{make(1), make(2), make(3), make(4), make(5), make(6)}
 	if n := tq.EnqueueBatchTry(in); n != 4 {
@@ -269,4 +255,14 @@ func testTypedBatch[T comparable](t *testing.T, make func(int) T) {
 	}); allocs != 0 {
 		t.Fatalf("batch calls allocate %v times", allocs)
 	}
+}
+
+// newTypedQueue is a Typed[T] over a new test queue of capacity values.
+func newTypedQueue[T any](t *testing.T, capacity uint32) *Typed[T] {
+	t.Helper()
+	tq, err := NewTyped[T](newTestQueue(t, TypedMsgWords[T](), capacity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tq
 }

@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,12 +21,8 @@ func init() {
 	registerChild("anywaker", func(args []string) int {
 		exitWithParent()
 		noTimedSleeps()
-		qs, code := openAll(args[0], args[3])
-		if code != 0 {
-			return code
-		}
-		id, _ := strconv.ParseUint(args[1], 10, 64)
-		count, _ := strconv.Atoi(args[2])
+		qs := openAll(args[0], args[3])
+		id, count := argUint(args, 1), argInt(args, 2)
 		rng := rand.New(rand.NewPCG(id, uint64(os.Getpid())))
 		msg := make([]byte, qs[0].MsgSize())
 		for s := 0; s < count; s++ {
@@ -37,8 +33,7 @@ func init() {
 			for {
 				i, err := WaitAnyRoom(context.Background(), qs...)
 				if err != nil {
-					fmt.Fprintln(os.Stderr, "WaitAnyRoom:", err)
-					return 1
+					return childFail("WaitAnyRoom", err)
 				}
 				if qs[i].EnqueueTry(msg) {
 					break
@@ -54,86 +49,37 @@ func init() {
 	registerChild("anysleeper", func(args []string) int {
 		exitWithParent()
 		noTimedSleeps()
-		qs, code := openAll(args[0], args[2])
-		if code != 0 {
-			return code
-		}
-		goroutines, _ := strconv.Atoi(args[1])
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		total, bad, failed := 0, 0, false
-		for g := 0; g < goroutines; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rng := rand.New(rand.NewPCG(uint64(g), uint64(os.Getpid())))
-				buf := make([]byte, qs[0].MsgSize())
-				for {
-					i, err := WaitAny(context.Background(), qs...)
-					if err != nil {
-						fmt.Fprintln(os.Stderr, "WaitAny:", err)
-						mu.Lock()
-						failed = true
-						mu.Unlock()
-						return
-					}
-					if !qs[i].DequeueTry(buf) {
-						continue // another goroutine or process took it
-					}
-					p, _, ok := readMsg(buf)
-					mu.Lock()
-					if !ok {
-						bad++
-					}
-					if p == stopProducer {
-						mu.Unlock()
-						return
-					}
-					total++
-					mu.Unlock()
-					if rng.IntN(16) == 0 {
-						time.Sleep(time.Duration(300+rng.IntN(1000)) * time.Microsecond)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if failed {
-			return 1
-		}
-		if bad != 0 {
-			fmt.Fprintln(os.Stderr, "torn messages:", bad)
-			return 3
-		}
-		fmt.Println(total)
-		return 0
+		qs := openAll(args[0], args[2])
+		return sleepyConsumers(argInt(args, 1), qs[0].MsgSize(), func(buf []byte) (bool, error) {
+			i, err := WaitAny(context.Background(), qs...)
+			if err != nil {
+				return false, fmt.Errorf("WaitAny: %w", err)
+			}
+			return qs[i].DequeueTry(buf), nil
+		})
 	})
 	// anyfeed KEYS PAUSE_US COUNT: every PAUSE_US µs put one message on
 	// queue n mod len(KEYS), COUNT times: a producer that makes no
 	// allocation in the measuring process.
 	registerChild("anyfeed", func(args []string) int {
 		exitWithParent()
-		qs, code := openAll(args[0], "adaptive")
-		if code != 0 {
-			return code
-		}
-		pause, _ := strconv.Atoi(args[1])
-		count, _ := strconv.Atoi(args[2])
+		qs := openAll(args[0], "adaptive")
+		pause, count := argInt(args, 1), argInt(args, 2)
 		msg := make([]byte, qs[0].MsgSize())
 		for n := 0; n < count; n++ {
 			time.Sleep(time.Duration(pause) * time.Microsecond)
 			if err := qs[n%len(qs)].EnqueueBlock(context.Background(), msg); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
+				return childFail("anyfeed", err)
 			}
 		}
 		return 0
 	})
 }
 
-// openAll opens the comma-separated keys for a child. mode is "adaptive",
-// "poll" (adaptive, with WaitAny's polling fallback forced) or "spin".
-func openAll(keys, mode string) ([]*Queue, int) {
+// openAll opens the comma-separated keys for a child, which exits 1 if it
+// cannot. mode is "adaptive", "poll" (adaptive, with WaitAny's polling
+// fallback forced) or "spin".
+func openAll(keys, mode string) []*Queue {
 	wait := Adaptive
 	switch mode {
 	case "poll":
@@ -142,32 +88,10 @@ func openAll(keys, mode string) ([]*Queue, int) {
 		wait = BusySpin
 	}
 	var qs []*Queue
-	for _, k := range splitKeys(keys) {
-		q, err := Open(k, WithWait(wait))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return nil, 1
-		}
-		qs = append(qs, q)
+	for _, k := range strings.Split(keys, ",") {
+		qs = append(qs, childOpen("open", k, WithWait(wait)))
 	}
-	return qs, 0
-}
-
-func splitKeys(s string) []int {
-	var keys []int
-	for len(s) > 0 {
-		i := 0
-		for i < len(s) && s[i] != ',' {
-			i++
-		}
-		k, _ := strconv.Atoi(s[:i])
-		keys = append(keys, k)
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
-	}
-	return keys
+	return qs
 }
 
 func joinKeys(qs []*Queue) string {
@@ -231,44 +155,29 @@ func TestWaitAnyNoLostWakeups(t *testing.T) {
 				}
 				return s
 			}
-			for _, w := range wakers {
-				if _, err := w.wait(deadline); err != nil {
-					t.Fatalf("producer: %v:%s", err, state())
-				}
-			}
-			// Let the consumers drain every queue before the stop
-			// messages, which all go to queue 0.
-			for total := 1; total > 0 && time.Now().Before(deadline); {
-				total = 0
-				for _, q := range qs {
-					total += q.Len()
-				}
-				time.Sleep(time.Millisecond)
-			}
-			stop := make([]byte, qs[0].MsgSize())
-			fillMsg(stop, stopProducer, 0)
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			for i := 0; i < consumers*goroutines; i++ {
-				if err := qs[0].EnqueueBlock(ctx, stop); err != nil {
-					t.Fatalf("stop message: %v:%s", err, state())
-				}
-				for qs[0].Len() > 0 && time.Now().Before(deadline) {
+			total := awaitSleepers(t, wakers, sleepers, deadline, state, func() {
+				// Let the consumers drain every queue before the stop
+				// messages, which all go to queue 0.
+				for total := 1; total > 0 && time.Now().Before(deadline); {
+					total = 0
+					for _, q := range qs {
+						total += q.Len()
+					}
 					time.Sleep(time.Millisecond)
 				}
-			}
-			total := 0
-			for _, s := range sleepers {
-				out, err := s.wait(deadline)
-				if err != nil {
-					t.Fatalf("consumer: %v:%s", err, state())
+				stop := make([]byte, qs[0].MsgSize())
+				fillMsg(stop, stopProducer, 0)
+				ctx, cancel := context.WithDeadline(context.Background(), deadline)
+				defer cancel()
+				for i := 0; i < consumers*goroutines; i++ {
+					if err := qs[0].EnqueueBlock(ctx, stop); err != nil {
+						t.Fatalf("stop message: %v:%s", err, state())
+					}
+					for qs[0].Len() > 0 && time.Now().Before(deadline) {
+						time.Sleep(time.Millisecond)
+					}
 				}
-				n, err := strconv.Atoi(string(out[:len(out)-1]))
-				if err != nil {
-					t.Fatalf("consumer printed %q", out)
-				}
-				total += n
-			}
+			})
 			if total != producers*perProducer {
 				t.Fatalf("consumers took %d messages, %d were sent", total, producers*perProducer)
 			}

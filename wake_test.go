@@ -19,21 +19,13 @@ func init() {
 	// idle KEY STRATEGY MILLIS: block on an empty queue for MILLIS ms, then
 	// print the CPU time used while blocked, in microseconds.
 	registerChild("idle", func(args []string) int {
-		key, _ := strconv.Atoi(args[0])
-		strategy, _ := strconv.Atoi(args[1])
-		millis, _ := strconv.Atoi(args[2])
-		q, err := Open(key, WithWait(WaitStrategy(strategy)))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+		q := childOpen("idle", args[0], WithWait(WaitStrategy(argInt(args, 1))))
 		defer q.Close()
 		before := bench.ProcessCPU()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(millis)*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(argInt(args, 2))*time.Millisecond)
 		defer cancel()
 		if err := q.DequeueBlock(ctx, make([]byte, q.MsgSize())); err != context.DeadlineExceeded {
-			fmt.Fprintln(os.Stderr, "DequeueBlock:", err)
-			return 1
+			return childFail("DequeueBlock", err)
 		}
 		fmt.Println((bench.ProcessCPU() - before).Microseconds())
 		return 0
@@ -42,15 +34,9 @@ func init() {
 	// enough for every waiter to fall asleep.
 	registerChild("waker", func(args []string) int {
 		noTimedSleeps()
-		key, _ := strconv.Atoi(args[0])
-		id, _ := strconv.ParseUint(args[1], 10, 64)
-		count, _ := strconv.Atoi(args[2])
-		q, err := Open(key)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+		q := childOpen("waker", args[0])
 		defer q.Close()
+		id, count := argUint(args, 1), argInt(args, 2)
 		rng := rand.New(rand.NewPCG(id, uint64(os.Getpid())))
 		msg := make([]byte, q.MsgSize())
 		for s := 0; s < count; s++ {
@@ -59,8 +45,7 @@ func init() {
 			}
 			fillMsg(msg, id, uint64(s))
 			if err := q.EnqueueBlock(context.Background(), msg); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
+				return childFail("waker", err)
 			}
 		}
 		return 0
@@ -70,53 +55,95 @@ func init() {
 	// message per goroutine; print how many messages it took.
 	registerChild("sleeper", func(args []string) int {
 		noTimedSleeps()
-		key, _ := strconv.Atoi(args[0])
-		goroutines, _ := strconv.Atoi(args[1])
-		q, err := Open(key)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+		q := childOpen("sleeper", args[0])
 		defer q.Close()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		total, bad := 0, 0
-		for g := 0; g < goroutines; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rng := rand.New(rand.NewPCG(uint64(g), uint64(os.Getpid())))
-				buf := make([]byte, q.MsgSize())
-				for n := 0; ; n++ {
-					if err := q.DequeueBlock(context.Background(), buf); err != nil {
-						fmt.Fprintln(os.Stderr, err)
-						return
-					}
-					p, _, ok := readMsg(buf)
-					mu.Lock()
-					if !ok {
-						bad++
-					}
-					if p == stopProducer {
-						mu.Unlock()
-						return
-					}
-					total++
-					mu.Unlock()
-					if rng.IntN(16) == 0 {
-						time.Sleep(time.Duration(300+rng.IntN(1000)) * time.Microsecond)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if bad != 0 {
-			fmt.Fprintln(os.Stderr, "torn messages:", bad)
-			return 3
-		}
-		fmt.Println(total)
-		return 0
+		return sleepyConsumers(argInt(args, 1), q.MsgSize(), func(buf []byte) (bool, error) {
+			return true, q.DequeueBlock(context.Background(), buf)
+		})
 	})
+}
+
+// sleepyConsumers runs a sleeper child's goroutines: each takes messages with
+// take (which says false when it found none after all) until a stop
+// message, pausing one time in 16 so producers fill the queues and fall
+// asleep too. It returns the child's exit code: 1 when take failed, 3 on a
+// torn message, else 0 after printing how many messages the goroutines took.
+func sleepyConsumers(goroutines, msgSize int, take func(buf []byte) (bool, error)) int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total, bad, failed := 0, 0, false
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), uint64(os.Getpid())))
+			buf := make([]byte, msgSize)
+			for {
+				took, err := take(buf)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "sleeper:", err)
+					mu.Lock()
+					failed = true
+					mu.Unlock()
+					return
+				}
+				if !took {
+					continue // another goroutine or process took it
+				}
+				p, _, ok := readMsg(buf)
+				mu.Lock()
+				if !ok {
+					bad++
+				}
+				if p == stopProducer {
+					mu.Unlock()
+					return
+				}
+				total++
+				mu.Unlock()
+				if rng.IntN(16) == 0 {
+					time.Sleep(time.Duration(300+rng.IntN(1000)) * time.Microsecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed {
+		return 1
+	}
+	if bad != 0 {
+		fmt.Fprintln(os.Stderr, "torn messages:", bad)
+		return 3
+	}
+	fmt.Println(total)
+	return 0
+}
+
+// awaitSleepers waits for the producer children (wakers), then, once send
+// has sent the stop messages, for the consumer children (sleepers), each by
+// the deadline, and returns how many messages the consumers say they took.
+// A failure names state(), the queues' state.
+func awaitSleepers(t *testing.T, wakers, sleepers []*childOut, deadline time.Time, state func() string, send func()) int {
+	t.Helper()
+	for _, w := range wakers {
+		if _, err := w.wait(deadline); err != nil {
+			t.Fatalf("producer: %v:%s", err, state())
+		}
+	}
+	send()
+	total := 0
+	for _, s := range sleepers {
+		out, err := s.wait(deadline)
+		if err != nil {
+			t.Fatalf("consumer: %v:%s", err, state())
+		}
+		n, err := strconv.Atoi(string(out[:len(out)-1]))
+		if err != nil {
+			t.Fatalf("consumer printed %q", out)
+		}
+		total += n
+	}
+	return total
 }
 
 // noTimedSleeps makes every futex sleep in this process last until a wake-up:
@@ -169,29 +196,17 @@ func TestNoLostWakeups(t *testing.T) {
 	for p := 0; p < producers; p++ {
 		wakers = append(wakers, startWithOutput(t, childCommand(t, "waker", key, strconv.Itoa(p), strconv.Itoa(perProducer))))
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for _, w := range wakers {
-		if _, err := w.wait(deadline); err != nil {
-			t.Fatalf("producer: %v (stats %+v, len %d)", err, q.Stats(), q.Len())
+	state := func() string { return fmt.Sprintf(" stats %+v, len %d", q.Stats(), q.Len()) }
+	total := awaitSleepers(t, wakers, sleepers, time.Now().Add(3*time.Minute), state, func() {
+		stop := make([]byte, q.MsgSize())
+		fillMsg(stop, stopProducer, 0)
+		for i := 0; i < consumers*goroutines; i++ {
+			q.EnqueueShift(stop)
+			for q.Len() > 2 {
+				time.Sleep(time.Millisecond)
+			}
 		}
-	}
-	stop := make([]byte, q.MsgSize())
-	fillMsg(stop, stopProducer, 0)
-	for i := 0; i < consumers*goroutines; i++ {
-		q.EnqueueShift(stop)
-		for q.Len() > 2 {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	total := 0
-	for _, s := range sleepers {
-		out, err := s.wait(deadline)
-		if err != nil {
-			t.Fatalf("consumer: %v (stats %+v, len %d)", err, q.Stats(), q.Len())
-		}
-		n, _ := strconv.Atoi(string(out[:len(out)-1]))
-		total += n
-	}
+	})
 	if total != producers*perProducer {
 		t.Fatalf("consumers took %d messages, %d were sent", total, producers*perProducer)
 	}

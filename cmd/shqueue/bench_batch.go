@@ -20,27 +20,23 @@ var batchSizes = []int{1, 8, 32, 256}
 
 func init() {
 	for _, b := range batchSizes {
-		registerTransport(&transport{
-			name:           fmt.Sprintf("shqueue-batch%d", b),
-			kind:           kindShqueueAPI,
-			about:          fmt.Sprintf("shqueue, busy-spin wait, EnqueueBatch/DequeueBatch of %d messages, throughput only", b),
-			throughput:     true,
-			throughputOnly: true,
-			check:          func(int) error { return nil },
-			setup:          func(cfg setupConfig) (*setupResult, error) { return setupShqueue(cfg, false) },
-			open: func(side int, cfg setupConfig, args []string) (endpoint, error) {
-				ep, err := openShqueue(side, cfg, args, shqueue.BusySpin, false)
-				if err != nil {
-					return nil, err
-				}
-				return newBatchEndpoint(ep.(*shqueueEndpoint), b), nil
-			},
-		})
+		registerTransport(apiTransport(fmt.Sprintf("shqueue-batch%d", b),
+			fmt.Sprintf("shqueue, busy-spin wait, EnqueueBatch/DequeueBatch of %d messages, throughput only", b),
+			func(ep *shqueueEndpoint) endpoint { return newBatchEndpoint(ep, b) }))
 	}
-	registerTransport(&transport{
-		name:           "shqueue-zc",
+	registerTransport(apiTransport("shqueue-zc",
+		"shqueue, busy-spin wait, Claim/Commit and Read/Release (zero-copy), throughput only",
+		func(ep *shqueueEndpoint) endpoint { return &zeroCopyEndpoint{shqueueEndpoint: ep} }))
+}
+
+// apiTransport is a kindShqueueAPI transport: a busy-spinning shqueue
+// endpoint that wrap turns into one moving messages its own way,
+// throughput only.
+func apiTransport(name, about string, wrap func(*shqueueEndpoint) endpoint) *transport {
+	return &transport{
+		name:           name,
 		kind:           kindShqueueAPI,
-		about:          "shqueue, busy-spin wait, Claim/Commit and Read/Release (zero-copy), throughput only",
+		about:          about,
 		throughput:     true,
 		throughputOnly: true,
 		check:          func(int) error { return nil },
@@ -50,9 +46,9 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return &zeroCopyEndpoint{shqueueEndpoint: ep.(*shqueueEndpoint)}, nil
+			return wrap(ep.(*shqueueEndpoint)), nil
 		},
-	})
+	}
 }
 
 // Optional endpoint methods the throughput loops (bench_measure.go) use.

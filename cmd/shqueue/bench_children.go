@@ -28,6 +28,15 @@ type childRun struct {
 	extra     []string // further flags for both children
 }
 
+// measure runs the measurement and returns the result side 0 reported.
+func measure(ctx context.Context, cfg *benchConfig, run childRun) (*childResult, error) {
+	out, err := runChildren(ctx, cfg, run)
+	if err != nil {
+		return nil, err
+	}
+	return decodeChildResult(out, run.label)
+}
+
 // runChildren sets the transport up, runs the two sides as child processes
 // and returns what side 0 printed. Whatever happens, both children are gone
 // and the transport is torn down when it returns.

@@ -99,11 +99,7 @@ func runPhase(ctx context.Context, cfg *benchConfig, ph phase, r *result, label 
 	if ph.throughput {
 		roles = [2]string{roleThroughputCons, roleThroughputProd}
 	}
-	out, err := runChildren(ctx, cfg, childRun{t: ph.t, sc: sc, roles: roles, n: n, warmup: warmup, label: label, tty: tty})
-	if err != nil {
-		return err
-	}
-	cr, err := decodeChildResult(out, label)
+	cr, err := measure(ctx, cfg, childRun{t: ph.t, sc: sc, roles: roles, n: n, warmup: warmup, label: label, tty: tty})
 	if err != nil {
 		return err
 	}

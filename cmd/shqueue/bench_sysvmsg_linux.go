@@ -112,35 +112,36 @@ func (e *sysvMsgEndpoint) sendBuf() []byte { return e.out[msgHeader:] }
 func (e *sysvMsgEndpoint) recvBuf() []byte { return e.in[msgHeader:] }
 
 func (e *sysvMsgEndpoint) send() error {
-	for {
-		_, _, errno := unix.Syscall6(unix.SYS_MSGSND, uintptr(e.sendID),
-			uintptr(unsafe.Pointer(&e.out[0])), uintptr(e.size), 0, 0, 0)
-		switch errno {
-		case 0:
-			return nil
-		case unix.EINTR:
-			continue
-		case unix.EIDRM, unix.EINVAL:
-			return fmt.Errorf("msgsnd: %w (queue removed?)", errno)
-		}
+	switch _, errno := msgCall(unix.SYS_MSGSND, e.sendID, e.out, e.size); errno {
+	case 0:
+		return nil
+	case unix.EIDRM, unix.EINVAL:
+		return fmt.Errorf("msgsnd: %w (queue removed?)", errno)
+	default:
 		return fmt.Errorf("msgsnd: %w", errno)
 	}
 }
 
 func (e *sysvMsgEndpoint) recv() error {
-	for {
-		n, _, errno := unix.Syscall6(unix.SYS_MSGRCV, uintptr(e.recvID),
-			uintptr(unsafe.Pointer(&e.in[0])), uintptr(e.size), 0, 0, 0)
-		switch errno {
-		case 0:
-			if int(n) != e.size {
-				return fmt.Errorf("msgrcv: %d bytes, want %d", n, e.size)
-			}
-			return nil
-		case unix.EINTR:
-			continue
-		}
+	n, errno := msgCall(unix.SYS_MSGRCV, e.recvID, e.in, e.size)
+	if errno != 0 {
 		return fmt.Errorf("msgrcv: %w", errno)
+	}
+	if int(n) != e.size {
+		return fmt.Errorf("msgrcv: %d bytes, want %d", n, e.size)
+	}
+	return nil
+}
+
+// msgCall makes the system call trap, msgsnd or msgrcv, on queue id with
+// buf and size (msgflg 0, msgtyp 0: block, take the first message), again
+// after EINTR.
+func msgCall(trap uintptr, id int, buf []byte, size int) (uintptr, unix.Errno) {
+	for {
+		n, _, errno := unix.Syscall6(trap, uintptr(id), uintptr(unsafe.Pointer(&buf[0])), uintptr(size), 0, 0, 0)
+		if errno != unix.EINTR {
+			return n, errno
+		}
 	}
 }
 

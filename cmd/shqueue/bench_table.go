@@ -74,6 +74,17 @@ func ratioCells(r *result, kernel []string, field func(*ratio) float64) string {
 	return cells.String()
 }
 
+// newTable writes a table's title and what its "vs X" columns mean (vs) to
+// w, and returns the writer of its rows with the header row written: the
+// columns, then one "vs X" column per kernel transport base.
+func newTable(w io.Writer, title, vs, columns string, kernel []string) *tabwriter.Writer {
+	fmt.Fprintf(w, "\n%s\n", title)
+	fmt.Fprintf(w, "vs X = %s, X on two CPUs or on one (-1cpu), whichever was faster\n", vs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, columns+ratioHeader(kernel))
+	return tw
+}
+
 // ratioHeader is the "vs X" columns' header.
 func ratioHeader(kernel []string) string {
 	var hdr strings.Builder
@@ -84,19 +95,12 @@ func ratioHeader(kernel []string) string {
 }
 
 func writeLatencyTable(w io.Writer, results []*result, kernel []string) error {
-	var lat []*result
-	for _, r := range results {
-		if r.Latency != nil || r.Skipped != "" {
-			lat = append(lat, r)
-		}
-	}
+	lat := slices.DeleteFunc(slices.Clone(results), func(r *result) bool { return r.Latency == nil && r.Skipped == "" })
 	if len(lat) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nLatency, one way (round trip / 2), ns unless marked\n")
-	fmt.Fprintf(w, "vs X = p50 of X / p50 of shqueue, X on two CPUs or on one (-1cpu), whichever was faster\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\ttransport \tround trips\tp50\tp90\tp99\tp99.9\tp99.99\tmax\tallocs\t"+ratioHeader(kernel))
+	tw := newTable(w, "Latency, one way (round trip / 2), ns unless marked", "p50 of X / p50 of shqueue",
+		"size\ttransport \tround trips\tp50\tp90\tp99\tp99.9\tp99.99\tmax\tallocs\t", kernel)
 	var skipped []string
 	for _, r := range lat {
 		row := sizeString(r.Size) + "\t" + r.Transport + " \t"
@@ -126,19 +130,12 @@ func writeLatencyTable(w io.Writer, results []*result, kernel []string) error {
 const latencyFigures = 7
 
 func writeThroughputTable(w io.Writer, results []*result, kernel []string) error {
-	var tp []*result
-	for _, r := range results {
-		if r.Throughput != nil {
-			tp = append(tp, r)
-		}
-	}
+	tp := slices.DeleteFunc(slices.Clone(results), func(r *result) bool { return r.Throughput == nil })
 	if len(tp) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nThroughput, one producer process and one consumer process\n")
-	fmt.Fprintf(w, "vs X = shqueue msgs/s / msgs/s of X, X on two CPUs or on one (-1cpu), whichever was faster\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\ttransport \tmessages\tmsgs/s\tbytes/s\tallocs\t"+ratioHeader(kernel))
+	tw := newTable(w, "Throughput, one producer process and one consumer process", "shqueue msgs/s / msgs/s of X",
+		"size\ttransport \tmessages\tmsgs/s\tbytes/s\tallocs\t", kernel)
 	for _, r := range tp {
 		t := r.Throughput
 		row := fmt.Sprintf("%s\t%s \t%d\t%s\t%s\t%d\t", sizeString(r.Size), r.Transport, t.Messages,

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/shqueue/shqueue/internal/testchild"
 )
 
 // shqueueBinary builds the tool once per test binary run (the bench command
@@ -50,6 +52,7 @@ var (
 
 // TestMain removes the shared build when the tests are done.
 func TestMain(m *testing.M) {
+	testchild.Child()
 	code := m.Run()
 	if toolDir != "" {
 		os.RemoveAll(toolDir)

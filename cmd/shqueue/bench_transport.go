@@ -187,33 +187,23 @@ func openFDEndpoint(side int, cfg setupConfig, _ []string) (endpoint, error) {
 func (e *fdEndpoint) sendBuf() []byte { return e.out }
 func (e *fdEndpoint) recvBuf() []byte { return e.in }
 
-func (e *fdEndpoint) send() error {
-	b := e.out
-	for len(b) > 0 {
-		n, err := unix.Write(e.sendFD, b)
-		if err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			return fmt.Errorf("write: %w", err)
-		}
-		b = b[n:]
-	}
-	return nil
-}
+func (e *fdEndpoint) send() error { return fullIO("write", unix.Write, e.sendFD, e.out, nil) }
+func (e *fdEndpoint) recv() error { return fullIO("read", unix.Read, e.recvFD, e.in, errPeerGone) }
 
-func (e *fdEndpoint) recv() error {
-	b := e.in
+// fullIO moves all of b with op (unix.Read or unix.Write, named name) on fd,
+// again after EINTR and after a short count. An op that moves nothing
+// returns atZero if that is not nil (a read at end of file).
+func fullIO(name string, op func(fd int, p []byte) (int, error), fd int, b []byte, atZero error) error {
 	for len(b) > 0 {
-		n, err := unix.Read(e.recvFD, b)
+		n, err := op(fd, b)
 		if err != nil {
 			if err == unix.EINTR {
 				continue
 			}
-			return fmt.Errorf("read: %w", err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		if n == 0 {
-			return errPeerGone
+		if n == 0 && atZero != nil {
+			return atZero
 		}
 		b = b[n:]
 	}

@@ -128,12 +128,8 @@ func runWake(ctx context.Context, cfg *benchConfig, rep *report, stderr io.Write
 		if !cfg.quiet && !tty {
 			fmt.Fprintln(stderr, label)
 		}
-		out, err := runChildren(ctx, cfg, childRun{t: s.t, sc: sc, roles: roles, n: n, warmup: warmup,
+		cr, err := measure(ctx, cfg, childRun{t: s.t, sc: sc, roles: roles, n: n, warmup: warmup,
 			label: label, tty: tty, extra: []string{"-pause", fmt.Sprint(int64(pause))}})
-		if err != nil {
-			return err
-		}
-		cr, err := decodeChildResult(out, label)
 		if err != nil {
 			return err
 		}

@@ -170,11 +170,7 @@ func TestExportFollowsAQueue(t *testing.T) {
 	exe := shqueueBinary(t)
 	key := freeKey(t)
 	const capacity = 8
-	q, err := shqueue.Create(key, 4, capacity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := createAt(t, key, 4, capacity)
 	e := startExporter(t, exe, keyHex(key))
 	want := queueFigures{capacity: capacity, attached: 1}
 	expectFigures(t, e, key, want)
@@ -246,11 +242,7 @@ func TestExportEveryQueue(t *testing.T) {
 	foreign := foreignSegment(t)
 	e := startExporter(t, exe)
 	key := freeKey(t)
-	q, err := shqueue.Create(key, 2, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	q := createAt(t, key, 2, 4)
 	if !q.EnqueueTry(make([]byte, q.MsgSize())) {
 		t.Fatal("enqueue failed")
 	}
@@ -276,11 +268,7 @@ func TestExportMissingQueue(t *testing.T) {
 	exe := shqueueBinary(t)
 	missing := freeKey(t)
 	key := freeKey(t)
-	q, err := shqueue.Create(key, 2, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
+	createAt(t, key, 2, 4)
 	e := startExporter(t, exe, keyHex(missing), keyHex(key))
 	families := e.scrape(t)
 	if _, ok := figures(t, families, key); !ok {

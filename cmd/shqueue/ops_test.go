@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,60 +21,51 @@ import (
 	"time"
 
 	"github.com/shqueue/shqueue"
+	"github.com/shqueue/shqueue/internal/testchild"
 	"golang.org/x/sys/unix"
 )
 
 // The operations commands run as the real program against real segments.
-// A copy of this test binary, started with opsHoldEnv set to a key, opens
-// that queue and waits to be killed: the user a stale queue outlives.
-const opsHoldEnv = "SHQUEUE_OPS_TEST_HOLD"
-
-// opsHalfEnv, set to a key, makes this test binary leave a half-created
-// queue there and exit: a segment whose first line has only the creator's
-// record (layout.go: offCreator at byte 64, creatorTag, no start time), as a
-// creator killed before writing the rest leaves it.
-const opsHalfEnv = "SHQUEUE_OPS_TEST_HALF"
-
+// Copies of this test binary play two roles (internal/testchild).
 func init() {
-	if v := os.Getenv(opsHalfEnv); v != "" {
-		key, _ := strconv.Atoi(v)
+	// ops-half KEY: leave a half-created queue at KEY and exit: a segment
+	// whose first line has only the creator's record (layout.go:
+	// offCreator at byte 64, creatorTag, no start time), as a creator
+	// killed before writing the rest leaves it.
+	testchild.Register("ops-half", func(args []string) int {
+		key, _ := strconv.Atoi(args[0])
 		id, err := unix.SysvShmGet(key, 1<<16, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 		if err != nil {
 			fmt.Println(err)
-			os.Exit(1)
+			return 1
 		}
 		mem, err := unix.SysvShmAttach(id, 0, 0)
 		if err != nil {
 			fmt.Println(err)
-			os.Exit(1)
+			return 1
 		}
 		binary.LittleEndian.PutUint64(mem[64:], 1<<63)
-		os.Exit(0)
-	}
-	if v := os.Getenv(opsHoldEnv); v != "" {
-		key, _ := strconv.Atoi(v)
-		q, err := shqueue.Open(key)
-		if err != nil {
+		return 0
+	})
+	// ops-hold KEY: open the queue at KEY, say "attached" and wait to be
+	// killed: the user a stale queue outlives.
+	testchild.Register("ops-hold", func(args []string) int {
+		key, _ := strconv.Atoi(args[0])
+		if _, err := shqueue.Open(key); err != nil {
 			fmt.Println(err)
-			os.Exit(1)
+			return 1
 		}
 		fmt.Println("attached")
-		_ = q
 		time.Sleep(time.Hour)
-		os.Exit(0)
-	}
+		return 0
+	})
 }
 
 // holdQueue starts a copy of this test binary that opens the queue and waits
-// to be killed (opsHoldEnv), and returns once it has attached.
+// to be killed (ops-hold), and returns once it has attached.
 func holdQueue(t *testing.T, key int) *exec.Cmd {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child := exec.Command(self, "-test.run=^$")
-	child.Env = append(os.Environ(), opsHoldEnv+"="+strconv.Itoa(key))
+	child := testchild.Command(t, "ops-hold", strconv.Itoa(key))
 	out, err := child.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +131,17 @@ func freeKey(t *testing.T) int {
 	}
 	removeAtEnd(t, key)
 	return key
+}
+
+// createAt creates a queue at key, closed when the test ends.
+func createAt(t *testing.T, key int, words, capacity uint32, opts ...shqueue.Option) *shqueue.Queue {
+	t.Helper()
+	q, err := shqueue.Create(key, words, capacity, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
 }
 
 // foreignSegment makes a segment some other program could have made.
@@ -417,34 +418,11 @@ func testOpsUnreadable(t *testing.T, exe string) {
 	if os.Getuid() == 0 {
 		// Root reads everything: run the tool as nobody, from a copy that
 		// user can reach.
-		dir, err := os.MkdirTemp("", "shqueue-ops-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		data, err := os.ReadFile(exe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exe = filepath.Join(dir, "shqueue")
-		if err := os.WriteFile(exe, data, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		exe = testchild.ReachableCopy(t, exe, "shqueue")
 		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
-		q, err := shqueue.Create(key, 1, 4) // mode 0600, owner root
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
+		createAt(t, key, 1, 4) // mode 0600, owner root
 	} else {
-		q, err := shqueue.Create(key, 1, 4, shqueue.WithMode(0o200))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
+		createAt(t, key, 1, 4, shqueue.WithMode(0o200))
 	}
 	r := runTool(t, exe, cred, "ls")
 	row := lsLine(t, r.stdout, key)
@@ -479,11 +457,7 @@ func testOpsStale(t *testing.T, exe string) {
 	mustRun(t, exe, 0, "create", strconv.Itoa(key), "-words", "2", "-cap", "4")
 	child := holdQueue(t, key)
 	liveKey := freeKey(t)
-	live, err := shqueue.Create(liveKey, 2, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
+	createAt(t, liveKey, 2, 4) // attached until the test ends: a live queue
 	foreign := foreignSegment(t)
 	keys := []string{keyHex(key), keyHex(liveKey), keyHex(foreign)}
 
@@ -599,12 +573,8 @@ func testOpsLifecycle(t *testing.T, exe string) {
 // header shows in ls, and rm removes it.
 func testOpsHalfCreated(t *testing.T, exe string) {
 	key := freeKey(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child := exec.Command(self, "-test.run=^$")
-	child.Env = append(os.Environ(), opsHalfEnv+"="+strconv.Itoa(key))
+	child := testchild.Command(t, "ops-half", strconv.Itoa(key))
+	child.Stderr = nil // CombinedOutput takes both
 	if out, err := child.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}

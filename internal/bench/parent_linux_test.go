@@ -3,18 +3,18 @@ package bench
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shqueue/shqueue/internal/testchild"
 	"golang.org/x/sys/unix"
 )
 
 func init() {
 	// Start a watcher and exit at once, leaving it orphaned.
-	childRoles["orphan-maker"] = func() int {
+	testchild.Register("orphan-maker", func([]string) int {
 		exe, err := os.Executable()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -26,7 +26,7 @@ func init() {
 			return 1
 		}
 		p, err := os.StartProcess(exe, []string{exe, "-test.run=^$"}, &os.ProcAttr{
-			Env:   append(withoutChildEnv(os.Environ()), childEnv+"=watcher"),
+			Env:   testchild.Environ("watcher"),
 			Files: []*os.File{nil, w, os.Stderr},
 		})
 		if err != nil {
@@ -42,20 +42,14 @@ func init() {
 		}
 		fmt.Println(p.Pid)
 		return 0
-	}
+	})
 	// Watch the parent, then outlive it by far unless WatchParent acts.
-	childRoles["watcher"] = func() int {
+	testchild.Register("watcher", func([]string) int {
 		WatchParent()
 		os.Stdout.Write([]byte{'w'})
 		time.Sleep(time.Minute)
 		return 0
-	}
-}
-
-// withoutChildEnv drops this process's role from env: the first of two
-// settings of a variable is the one a Go program sees.
-func withoutChildEnv(env []string) []string {
-	return slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, childEnv+"=") })
+	})
 }
 
 // A child that called WatchParent exits with ExitParentGone once its parent
