@@ -215,7 +215,7 @@ func BenchmarkQueue(b *testing.B) {
 		b.Run(fmt.Sprintf("op=enqueue-dequeue/size=%d", size), func(b *testing.B) { benchQueue(b, size) })
 	}
 	// The same on a WithSingleGoroutine handle: the lane taken without a
-	// locked CAS (roles.go: enterOwn).
+	// locked CAS (roles.go: enterAt).
 	for _, size := range []int{64, 4096} {
 		b.Run(fmt.Sprintf("op=enqueue-dequeue-one-goroutine/size=%d", size), func(b *testing.B) {
 			benchQueue(b, size, WithSingleGoroutine())

@@ -49,7 +49,7 @@ var processFence = lightWake
 
 // processBarrier makes every running thread of this process pass through a
 // full barrier before it returns (Close of a WithSingleGoroutine handle,
-// roles.go: enterOwn).
+// roles.go: enterAt).
 func processBarrier() {
 	if processFence {
 		unix.Syscall(unix.SYS_MEMBARRIER, membarrierGlobalExpedited, 0, 0)

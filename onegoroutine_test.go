@@ -14,7 +14,7 @@ import (
 )
 
 // WithSingleGoroutine: a handle whose calls never overlap takes its lanes
-// without a CAS (roles.go: enterOwn), and Close from another goroutine stays
+// without a CAS (roles.go: enterAt), and Close from another goroutine stays
 // safe through the membarrier Close then issues.
 
 func TestSingleGoroutineHandle(t *testing.T) {

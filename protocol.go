@@ -214,7 +214,7 @@ func (q *Queue) closeLanes(wakeSleepers func()) {
 		for round := 0; ; round++ {
 			switch v := atomic.LoadUint64(w); v {
 			case laneClosed:
-				// A WithSingleGoroutine call that saw Close closed it (roles.go: enterOwn).
+				// A WithSingleGoroutine call that saw Close closed it (roles.go: enterAt).
 			case laneFree, laneRefused: // laneRefused: a role's lane this handle never had (roles.go)
 				if !atomic.CompareAndSwapUint64(w, v, laneClosed) {
 					continue

@@ -34,7 +34,7 @@ type Queue struct {
 	wait         WaitStrategy
 	tryWait      time.Duration
 	flags        uint32   // the queue's options (layout.go: flagSingleProducer, flagSingleConsumer)
-	oneGoroutine bool     // WithSingleGoroutine and the system allows it: lanes taken without a CAS (roles.go: enterOwn)
+	oneGoroutine bool     // WithSingleGoroutine and the system allows it: lanes taken without a CAS (roles.go: enterAt)
 	prodMode     roleMode // how this handle enqueues: shared, holding the producer role, or not allowed (roles.go)
 	consMode     roleMode // the same for dequeues
 	prodLane     int      // the lane an enqueue tries first: a role's, or the first shared one (roles.go)
@@ -221,7 +221,7 @@ func (q *Queue) Close() error {
 	}
 	wakeSleepers()
 	if q.oneGoroutine {
-		// The other half of enterOwn's bargain: a call that stored its
+		// The other half of enterAt's bargain: a call that stored its
 		// lane taken without a barrier is seen below, or sees closed.
 		processBarrier()
 	}

@@ -79,47 +79,49 @@ const laneRefused = 4
 // free), the first free shared lane otherwise. It returns -1 if the handle is
 // closed, laneDenied if this handle may not enqueue. One CAS on process
 // memory, as enter.
-func (q *Queue) enterProducer() int {
-	if q.oneGoroutine {
-		return q.enterOwn(q.prodLane)
-	}
-	if atomic.CompareAndSwapUint64(&q.laneBusy[q.prodLane&laneMask].w, laneFree, laneTaken) {
-		return q.prodLane
-	}
-	return q.enterSlowAt(q.prodLane)
-}
+func (q *Queue) enterProducer() int { return q.enterAt(q.prodLane) }
 
 // enterConsumer is enterProducer for a dequeue.
-func (q *Queue) enterConsumer() int {
-	if q.oneGoroutine {
-		return q.enterOwn(q.consLane)
-	}
-	if atomic.CompareAndSwapUint64(&q.laneBusy[q.consLane&laneMask].w, laneFree, laneTaken) {
-		return q.consLane
-	}
-	return q.enterSlowAt(q.consLane)
-}
+func (q *Queue) enterConsumer() int { return q.enterAt(q.consLane) }
 
-// enterOwn is enterProducer or enterConsumer for a handle whose calls never
-// overlap (WithSingleGoroutine): no other call can take the lane between the
-// load and the store, so it is taken without a locked instruction. Close
-// may: it sets closed, then a membarrier makes every thread of the process
-// pass a full barrier (Close), then it takes the free lanes. So either this
+// enterAt takes lane, the lane a call tries first, or another one
+// (enterMissed).
+//
+// A handle whose calls never overlap (WithSingleGoroutine) takes it with a
+// plain load and store: no other call can take the lane between the two.
+// Close may: it sets closed, then a membarrier makes every thread of the
+// process pass a full barrier, then it takes the free lanes. So either this
 // store is visible to Close before it looks at the lane (Close waits for the
 // call to leave), or the load of closed below comes after that barrier and
-// sees it (the call leaves the lane closed and returns -1). A lane that is
-// not free (closed, refused, a held zero-copy claim) takes the slow path.
-func (q *Queue) enterOwn(lane int) int {
+// sees it (enterMissed then leaves the lane closed and returns -1). Other
+// handles take it with a CAS.
+func (q *Queue) enterAt(lane int) int {
 	w := &q.laneBusy[lane&laneMask].w
-	if atomic.LoadUint64(w) != laneFree {
-		return q.enterSlowAt(lane)
+	if q.oneGoroutine {
+		if atomic.LoadUint64(w) == laneFree {
+			storeRelease64(w, laneTaken)
+			if !q.closed.Load() {
+				return lane
+			}
+		}
+	} else if atomic.CompareAndSwapUint64(w, laneFree, laneTaken) {
+		return lane
 	}
-	storeRelease64(w, laneTaken)
-	if q.closed.Load() {
+	return q.enterMissed(lane)
+}
+
+// enterMissed is enterAt when lane was not free (closed, refused, a held
+// zero-copy claim, or another goroutine's call), or when a WithSingleGoroutine
+// call took it and then saw the handle closed: the lane is then taken, and
+// by this call (its calls never overlap, and a held claim's word is not
+// laneTaken).
+func (q *Queue) enterMissed(lane int) int {
+	w := &q.laneBusy[lane&laneMask].w
+	if q.oneGoroutine && q.closed.Load() && atomic.LoadUint64(w) == laneTaken {
 		storeRelease64(w, laneClosed)
 		return -1
 	}
-	return lane
+	return q.enterSlowAt(lane)
 }
 
 // laneMask keeps a lane index in range for the compiler, which then leaves

@@ -51,12 +51,15 @@ const (
 // block waits until the operation succeeds or ctx is done. consumer says
 // which side is waiting: consumers wait for a publish into buf, producers for
 // a release to publish buf; with h set, for a slot to hold in place instead
-// (zerocopy.go). The call counts itself in waiters while it is
-// inside, so Close waits for it to leave; it touches the segment only after
-// seeing the handle open.
+// (zerocopy.go). Each attempt holds a lane, so Close waits for it; between
+// attempts the call touches the segment only to look for a stalled claim and
+// to sleep, and before the first of those it counts itself in waiters (and
+// looks at closed after that, a full barrier later), so Close waits for it to
+// leave. A wait that ends within the first attempts, as a hand-off between
+// two running processes does, so pays no locked instruction and reads no
+// clock beyond the attempts themselves: the clock starts at the first
+// context check.
 func (q *Queue) block(ctx context.Context, consumer bool, buf []byte, h *held) error {
-	q.waiters.Add(1)
-	defer q.waiters.Add(-1)
 	op := "enqueue"
 	if consumer {
 		op = "dequeue"
@@ -67,8 +70,10 @@ func (q *Queue) block(ctx context.Context, consumer bool, buf []byte, h *held) e
 	if q.closed.Load() {
 		return keyErr(op, q.key, ErrClosed, "")
 	}
+	var w waiter
+	defer w.leave(q)
 	done := ctx.Done()
-	start := time.Now()
+	var start time.Time
 	for i := 1; ; i++ {
 		if i > hotSpins && q.wait != BusySpin {
 			spinPause(spinPausesPerTry)
@@ -86,7 +91,13 @@ func (q *Queue) block(ctx context.Context, consumer bool, buf []byte, h *held) e
 			default:
 			}
 		}
+		if start.IsZero() {
+			start = time.Now()
+		}
 		if i%triesPerStallCheck == 0 {
+			if !w.enter(q) {
+				return keyErr(op, q.key, ErrClosed, "")
+			}
 			q.checkStall(consumer)
 		}
 		if q.wait != BusySpin && time.Since(start) > spinBudget {
@@ -102,11 +113,36 @@ func (q *Queue) block(ctx context.Context, consumer bool, buf []byte, h *held) e
 			return err
 		}
 	}
+	if !w.enter(q) {
+		return keyErr(op, q.key, ErrClosed, "")
+	}
 	r, err := q.sleep(ctx, consumer, buf, h)
 	if err != nil {
 		return err
 	}
 	return q.blockResult(op, r)
+}
+
+// waiter counts a blocking call in the handle's waiters from the first time
+// it touches the segment outside an attempt until it returns.
+type waiter struct{ counted bool }
+
+// enter counts the call if it is not counted yet, and reports whether the
+// handle is still open: Close sets closed and then waits for waiters to reach
+// zero, and the add is a full barrier, so either Close sees the count or
+// the call sees closed.
+func (w *waiter) enter(q *Queue) bool {
+	if !w.counted {
+		q.waiters.Add(1)
+		w.counted = true
+	}
+	return !q.closed.Load()
+}
+
+func (w *waiter) leave(q *Queue) {
+	if w.counted {
+		q.waiters.Add(-1)
+	}
 }
 
 // attempt makes one quick attempt at a blocking call's operation.
