@@ -26,38 +26,16 @@ func runRecord(kind, pos, n uint64) uint64 {
 	return kind | recRun | (n-1)<<recRunShift | pos
 }
 
-// claimRun records a claim on [pos, pos+n) and takes it from the position p
-// (tail or head) with one CAS, as claim does for one position.
-func claimRun(p, rec *uint64, record, pos, n uint64) bool {
-	storeRelease64(rec, record)
-	if atomic.CompareAndSwapUint64(p, pos, pos+n) {
-		return true
-	}
-	storeRelease64(rec, 0)
-	return false
-}
-
-// advanceTail claims the positions [pos, pos+n) for a producer: the one
-// place batches and zero-copy claims move tail.
+// advanceTail claims the positions [pos, pos+n) for a producer (take): the
+// one place batches and zero-copy claims move tail.
 func (q *Queue) advanceTail(rec *uint64, pos, n uint64) bool {
-	if q.prodMode == roleSole {
-		// The single producer is the only one that moves tail (roles.go).
-		storeRelease64(rec, runRecord(recEnq, pos, n))
-		storeRelease64(q.tail, pos+n)
-		return true
-	}
-	return claimRun(q.tail, rec, runRecord(recEnq, pos, n), pos, n)
+	return take(q.tail, q.prodMode == roleSole, rec, runRecord(recEnq, pos, n), pos, n)
 }
 
 // advanceHead claims the positions [pos, pos+n) for a consumer: the one
 // place batches and zero-copy reads move head.
 func (q *Queue) advanceHead(rec *uint64, pos, n uint64) bool {
-	if q.consMode == roleSole {
-		storeRelease64(rec, runRecord(recDeq, pos, n))
-		storeRelease64(q.head, pos+n)
-		return true
-	}
-	return claimRun(q.head, rec, runRecord(recDeq, pos, n), pos, n)
+	return take(q.head, q.consMode == roleSole, rec, runRecord(recDeq, pos, n), pos, n)
 }
 
 // readyRun counts the slots from pos on, at most want (and maxRun), that
@@ -243,11 +221,8 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []byte) (int, error) {
 	size, done := q.msgSize, 0
 	for done < len(msgs) {
 		n, r := q.enqueueBatch(msgs[done:], false)
-		switch r {
-		case opClosed:
-			return done / size, keyErr("enqueue", q.key, ErrClosed, "")
-		case opRole:
-			return done / size, q.roleErr("enqueue")
+		if err := q.blockResult("enqueue", r); err != nil {
+			return done / size, err
 		}
 		done += n * size
 		if n == 0 {
@@ -289,13 +264,8 @@ func (q *Queue) DequeueBatch(ctx context.Context, buf []byte) (int, error) {
 		return 0, err
 	}
 	n, r := q.dequeueBatch(buf, false)
-	switch {
-	case r == opClosed:
-		return 0, keyErr("dequeue", q.key, ErrClosed, "")
-	case r == opRole:
-		return 0, q.roleErr("dequeue")
-	case n > 0:
-		return n, nil
+	if err := q.blockResult("dequeue", r); err != nil || n > 0 {
+		return n, err
 	}
 	size := q.msgSize
 	if err := q.block(ctx, true, buf[:size], nil); err != nil {
