@@ -26,16 +26,38 @@ func runRecord(kind, pos, n uint64) uint64 {
 	return kind | recRun | (n-1)<<recRunShift | pos
 }
 
-// advanceTail claims the positions [pos, pos+n) for a producer (take): the
-// one place batches and zero-copy claims move tail.
+// claimRun records a claim on [pos, pos+n) and takes it from the position p
+// (tail or head) with one CAS, as claim does for one position.
+func claimRun(p, rec *uint64, record, pos, n uint64) bool {
+	storeRelease64(rec, record)
+	if atomic.CompareAndSwapUint64(p, pos, pos+n) {
+		return true
+	}
+	storeRelease64(rec, 0)
+	return false
+}
+
+// advanceTail claims the positions [pos, pos+n) for a producer: the one
+// place batches and zero-copy claims move tail.
 func (q *Queue) advanceTail(rec *uint64, pos, n uint64) bool {
-	return take(q.tail, q.prodMode == roleSole, rec, runRecord(recEnq, pos, n), pos, n)
+	if q.prodMode == roleSole {
+		// The single producer is the only one that moves tail (roles.go).
+		storeRelease64(rec, runRecord(recEnq, pos, n))
+		storeRelease64(q.tail, pos+n)
+		return true
+	}
+	return claimRun(q.tail, rec, runRecord(recEnq, pos, n), pos, n)
 }
 
 // advanceHead claims the positions [pos, pos+n) for a consumer: the one
 // place batches and zero-copy reads move head.
 func (q *Queue) advanceHead(rec *uint64, pos, n uint64) bool {
-	return take(q.head, q.consMode == roleSole, rec, runRecord(recDeq, pos, n), pos, n)
+	if q.consMode == roleSole {
+		storeRelease64(rec, runRecord(recDeq, pos, n))
+		storeRelease64(q.head, pos+n)
+		return true
+	}
+	return claimRun(q.head, rec, runRecord(recDeq, pos, n), pos, n)
 }
 
 // readyRun counts the slots from pos on, at most want (and maxRun), that
@@ -221,8 +243,11 @@ func (q *Queue) EnqueueBatch(ctx context.Context, msgs []byte) (int, error) {
 	size, done := q.msgSize, 0
 	for done < len(msgs) {
 		n, r := q.enqueueBatch(msgs[done:], false)
-		if err := q.blockResult("enqueue", r); err != nil {
-			return done / size, err
+		switch r {
+		case opClosed:
+			return done / size, keyErr("enqueue", q.key, ErrClosed, "")
+		case opRole:
+			return done / size, q.roleErr("enqueue")
 		}
 		done += n * size
 		if n == 0 {
@@ -264,8 +289,13 @@ func (q *Queue) DequeueBatch(ctx context.Context, buf []byte) (int, error) {
 		return 0, err
 	}
 	n, r := q.dequeueBatch(buf, false)
-	if err := q.blockResult("dequeue", r); err != nil || n > 0 {
-		return n, err
+	switch {
+	case r == opClosed:
+		return 0, keyErr("dequeue", q.key, ErrClosed, "")
+	case r == opRole:
+		return 0, q.roleErr("dequeue")
+	case n > 0:
+		return n, nil
 	}
 	size := q.msgSize
 	if err := q.block(ctx, true, buf[:size], nil); err != nil {

@@ -249,31 +249,18 @@ func (q *Queue) record(lane int) *uint64 {
 	return (*uint64)(unsafe.Add(q.lanes, uintptr(lane)*8))
 }
 
-// take records what it is about to claim in rec, then takes the positions
-// [pos, pos+n) from the position p (tail or head): with a release store when
-// this handle is the only one that moves p (sole: an exclusive role,
-// roles.go), with a CAS otherwise. The record goes first either way, so
-// whoever sees p moved also sees who moved it (the CAS is a full barrier; a
-// release store keeps the two stores in order). A failed CAS clears the
-// record at once: a stale record would name this process as the claimant of
-// a position someone else holds, and recovery would wait for it. Every
-// claim goes through here: one position (claim, claimTail, claimHead) or a
-// run (batch.go).
-func take(p *uint64, sole bool, rec *uint64, record, pos, n uint64) bool {
+// claim records what it is about to claim, then takes pos from the position
+// p (tail or head) with a CAS. A failed claim clears the record at once: a
+// stale record would name this process as the claimant of a position someone
+// else holds, and recovery would wait for it.
+func claim(p, rec *uint64, record, pos uint64) bool {
 	storeRelease64(rec, record)
-	if sole {
-		storeRelease64(p, pos+n)
-		return true
-	}
-	if atomic.CompareAndSwapUint64(p, pos, pos+n) {
+	if atomic.CompareAndSwapUint64(p, pos, pos+1) {
 		return true
 	}
 	storeRelease64(rec, 0)
 	return false
 }
-
-// claim takes the one position pos from p with a CAS (take).
-func claim(p, rec *uint64, record, pos uint64) bool { return take(p, false, rec, record, pos, 1) }
 
 // enqueue publishes msg at the tail if there is room. With exact set it
 // answers opNotReady only if the queue was full at some instant of the call

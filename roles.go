@@ -168,15 +168,27 @@ func (q *Queue) enterRoleSlow(lane int) int {
 }
 
 // claimTail takes position pos from tail for an enqueue whose lane records
-// in rec (take): shared producers race for it with a CAS, the single
-// producer is the only one that moves tail and stores it.
+// in rec. Shared producers race for it with a CAS (claim); the single
+// producer is the only one that moves tail and stores it. The record goes
+// first either way, so whoever sees tail moved also sees who moved it. Batches
+// claim through here too.
 func (q *Queue) claimTail(rec *uint64, pos uint64) bool {
-	return take(q.tail, q.prodMode == roleSole, rec, recEnq|pos, pos, 1)
+	if q.prodMode == roleSole {
+		storeRelease64(rec, recEnq|pos)
+		storeRelease64(q.tail, pos+1)
+		return true
+	}
+	return claim(q.tail, rec, recEnq|pos, pos)
 }
 
 // claimHead is claimTail for a dequeue.
 func (q *Queue) claimHead(rec *uint64, pos uint64) bool {
-	return take(q.head, q.consMode == roleSole, rec, recDeq|pos, pos, 1)
+	if q.consMode == roleSole {
+		storeRelease64(rec, recDeq|pos)
+		storeRelease64(q.head, pos+1)
+		return true
+	}
+	return claim(q.head, rec, recDeq|pos, pos)
 }
 
 // lease returns the address of a role's lease word.
