@@ -35,23 +35,11 @@ func registerMembarrier() (registered, supported bool) {
 }
 
 // sleeperBarrier is the heavy side of the fence, issued by a sleeper between
-// registering and its last look at the queue.
+// registering and its last look at the queue. Close of a WithSingleGoroutine
+// handle issues it too (roles.go: enterAt): where this process registered
+// (lightWake), it reaches every running thread of this process as well.
 func sleeperBarrier() {
 	if sleeperFence {
-		unix.Syscall(unix.SYS_MEMBARRIER, membarrierGlobalExpedited, 0, 0)
-	}
-}
-
-// processFence is true when processBarrier is a real barrier: this process
-// registered for the expedited membarrier (lightWake), which then reaches
-// every running thread of this process too.
-var processFence = lightWake
-
-// processBarrier makes every running thread of this process pass through a
-// full barrier before it returns (Close of a WithSingleGoroutine handle,
-// roles.go: enterAt).
-func processBarrier() {
-	if processFence {
 		unix.Syscall(unix.SYS_MEMBARRIER, membarrierGlobalExpedited, 0, 0)
 	}
 }

@@ -6,8 +6,3 @@ package shqueue
 const lightWake, sleeperFence = false, false
 
 func sleeperBarrier() {}
-
-// processFence is false: WithSingleGoroutine is ignored here.
-const processFence = false
-
-func processBarrier() {}

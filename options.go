@@ -56,11 +56,12 @@ type options struct {
 // goroutine uses it at a time (Close may still come from any goroutine at any
 // moment). A call then takes its lane (protocol.go) with a plain load and
 // store instead of a locked CAS: an enqueue-dequeue pair in one goroutine
-// took 37 ns instead of 46 (BenchmarkQueue, AMD EPYC Zen 5 VM). It changes
+// took 28-30 ns instead of 41 (BenchmarkQueue, AMD EPYC Zen 5 VM). It changes
 // only this handle, nothing in the segment. Calls that do overlap break the
 // promise: they may share one claim record, so crash recovery can misname a
-// claimant, and Close may detach the segment under one of them. Where the system has no expedited membarrier (Close's half of
-// the bargain, fence_linux.go), the option is ignored.
+// claimant, and Close may detach the segment under one of them. Where the
+// system has no expedited membarrier (Close's half of the bargain,
+// fence_linux.go), the option is ignored.
 func WithSingleGoroutine() Option {
 	return func(o *options) { o.oneGoroutine = true }
 }

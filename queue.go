@@ -153,7 +153,7 @@ func newQueue(op string, seg *segment, g geometry, o options) (*Queue, error) {
 	q.outKind = pickCopy(int(g.msgSize), false)
 	q.wait = o.wait
 	q.tryWait = o.tryWait
-	q.oneGoroutine = o.oneGoroutine && processFence
+	q.oneGoroutine = o.oneGoroutine && lightWake // Close needs the barrier (fence_linux.go)
 	self, err := q.takeEntry()
 	if err != nil {
 		return nil, err
@@ -223,7 +223,7 @@ func (q *Queue) Close() error {
 	if q.oneGoroutine {
 		// The other half of enterAt's bargain: a call that stored its
 		// lane taken without a barrier is seen below, or sees closed.
-		processBarrier()
+		sleeperBarrier()
 	}
 	q.closeLanes(wakeSleepers)
 	for round := 1; q.waiters.Load() != 0; round++ {
