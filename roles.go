@@ -104,6 +104,8 @@ func (q *Queue) enterAt(lane int) int {
 				return lane
 			}
 		}
+	} else if q.pinned && lane >= firstSharedLane {
+		return q.enterPinned(lane)
 	} else if atomic.CompareAndSwapUint64(w, laneFree, laneTaken) {
 		return lane
 	}
@@ -273,7 +275,7 @@ func (q *Queue) releaseRoles() {
 // queue's flags and the roles asked for, taking the leases it asked for.
 func (q *Queue) takeRoles(op string, asked uint32) error {
 	q.prodMode, q.consMode = roleShared, roleShared
-	q.prodLane, q.consLane = firstSharedLane, firstConsumerLane
+	q.prodLane, q.consLane = casLanes[0], casLanes[len(casLanes)/2]
 	q.laneBusy[laneProducer].w, q.laneBusy[laneConsumer].w = laneRefused, laneRefused
 	if q.flags&flagSingleProducer != 0 {
 		q.prodMode, q.prodLane = roleDenied, laneProducer
