@@ -4,7 +4,6 @@ package shqueue
 
 import (
 	"runtime"
-	"slices"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -146,13 +145,13 @@ const (
 // index, or -1 if the handle is closed. A lane is a word of process memory:
 // 0 free, laneTaken while a call holds it, laneClosed once Close has taken it
 // for good (Close waits for each lane to be free, so a call in the middle of a
-// copy finishes first). Lane i records its claims in the entry's record i; the
-// first two are the exclusive roles' (roles.go). enter takes one of the lanes
-// taken with a CAS (casLanes); the enqueues and dequeues of a shared handle
-// take their P's lane first (enterPinned).
+// copy finishes first). With one goroutine per handle the first shared lane
+// is always free: one uncontended CAS on a line only this handle uses, and no
+// other check. Lane i records its claims in the entry's record i; the first
+// two are the exclusive roles' (roles.go), taken by enterRole.
 func (q *Queue) enter() int {
-	if atomic.CompareAndSwapUint64(&q.laneBusy[casLanes[0]].w, laneFree, laneTaken) {
-		return casLanes[0]
+	if atomic.CompareAndSwapUint64(&q.laneBusy[firstSharedLane].w, laneFree, laneTaken) {
+		return firstSharedLane
 	}
 	return q.enterSlow()
 }
@@ -164,48 +163,18 @@ const (
 	laneClosed = 2
 )
 
-// Lane indexes: the exclusive roles' lanes, then the shared ones.
+// Lane indexes: the exclusive roles' lanes, then the shared ones. A shared
+// handle's enqueues try firstSharedLane first and its dequeues
+// firstConsumerLane, whose claim record (offProcRecords + lane*8) is on the
+// entry's other line: a producer and a consumer goroutine of one handle then
+// write neither the same laneBusy line nor the same record line (a line
+// passed between two cores at every call doubled a 64-byte ping-pong).
 const (
-	laneProducer    = 0 // the exclusive producer role's lane (roles.go)
-	laneConsumer    = 1 // the exclusive consumer role's lane
-	firstSharedLane = 2
+	laneProducer      = 0 // the exclusive producer role's lane (roles.go)
+	laneConsumer      = 1 // the exclusive consumer role's lane
+	firstSharedLane   = 2
+	firstConsumerLane = firstSharedLane + cacheLine/8 // records at entry+64 and entry+128
 )
-
-// Pinned lanes. Where Close can make every thread of the process pass a
-// barrier (lightWake), the shared lanes are split in two: lane pinnedLanes[p]
-// belongs to the scheduler's P number p, the others (casLanes) to everyone.
-// A call running on P p takes its P's lane with a plain load and store while
-// pinned to p (pin.go): no other goroutine can run on p between the two, and
-// no goroutine on another P takes that lane, so the locked CAS a shared lane
-// costs (about 6 ns a call here, two per enqueue-dequeue pair) goes. The
-// call unpins at once and holds the lane as any other: it may sleep, move to
-// another P or hold a zero-copy claim; a goroutine that finds its P's lane
-// taken uses a CAS lane. Close's side of the bargain is WithSingleGoroutine's
-// (roles.go: enterAt): closed is set, a membarrier passes every thread
-// through a barrier, then the lanes are taken.
-//
-// The order of pinnedLanes puts the claim records of the first two Ps
-// (offProcRecords + lane*8) on different lines of the entry, so a producer
-// goroutine and a consumer goroutine of one handle on two cores do not pass
-// a line between them at every call; casLanes splits the same way, and a
-// shared handle's dequeues start from its second half (Queue.consLane).
-var (
-	lanePinning = lightWake
-	pinnedLanes = [...]int{2, 10, 3, 11, 4, 12}
-	casLanes    = sharedLanes(lanePinning)
-)
-
-// sharedLanes lists the lanes taken with a CAS, in the order enterSharedFrom
-// looks at them.
-func sharedLanes(pinning bool) []int {
-	var lanes []int
-	for l := firstSharedLane; l < procRecords; l++ {
-		if !pinning || !slices.Contains(pinnedLanes[:], l) {
-			lanes = append(lanes, l)
-		}
-	}
-	return lanes
-}
 
 // laneWord is one lane's state, alone on its cache line.
 type laneWord struct {
@@ -213,45 +182,17 @@ type laneWord struct {
 	_ [cacheLine - 8]byte
 }
 
-// enterPinned takes the lane of the P the call runs on, or another shared
-// lane (first, the one its direction tries first, then on round casLanes).
-// It returns -1 if the handle is closed.
-func (q *Queue) enterPinned(first int) int {
-	if p := procPin(); uint(p) < uint(len(pinnedLanes)) {
-		lane := pinnedLanes[p]
-		w := &q.laneBusy[lane&laneMask].w
-		if atomic.LoadUint64(w) == laneFree {
-			storeRelease64(w, laneTaken)
-			closed := q.closed.Load()
-			if closed {
-				storeRelease64(w, laneClosed) // Close passed or waits for this lane
-			}
-			procUnpin()
-			if closed {
-				return -1
-			}
-			return lane
-		}
-	}
-	procUnpin()
-	return q.enterSharedFrom(first)
-}
-
-// enterSlow is enter when the first CAS lane is taken: another goroutine
+// enterSlow is enter when the first shared lane is taken: another goroutine
 // is inside the handle, or it is closed.
-func (q *Queue) enterSlow() int { return q.enterSharedFrom(casLanes[0]) }
+func (q *Queue) enterSlow() int { return q.enterSharedFrom(firstSharedLane) }
 
-// enterSharedFrom takes a free CAS lane, looking from lane first and on round
-// casLanes, or returns -1 if the handle is closed.
+// enterSharedFrom takes a free shared lane, looking from lane first and on
+// round the shared ones, or returns -1 if the handle is closed.
 func (q *Queue) enterSharedFrom(first int) int {
-	lanes := casLanes
-	start := 0
-	for start < len(lanes)-1 && lanes[start] < first {
-		start++
-	}
+	const shared = procRecords - firstSharedLane
 	for {
-		for k := range lanes {
-			i := lanes[(start+k)%len(lanes)]
+		for k := range shared {
+			i := firstSharedLane + (first-firstSharedLane+k)%shared
 			switch atomic.LoadUint64(&q.laneBusy[i].w) {
 			case laneClosed:
 				return -1

@@ -34,7 +34,6 @@ type Queue struct {
 	wait         WaitStrategy
 	tryWait      time.Duration
 	flags        uint32   // the queue's options (layout.go: flagSingleProducer, flagSingleConsumer)
-	pinned       bool     // a shared handle's calls take their P's lane first (protocol.go: enterPinned)
 	oneGoroutine bool     // WithSingleGoroutine and the system allows it: lanes taken without a CAS (roles.go: enterAt)
 	prodMode     roleMode // how this handle enqueues: shared, holding the producer role, or not allowed (roles.go)
 	consMode     roleMode // the same for dequeues
@@ -155,7 +154,6 @@ func newQueue(op string, seg *segment, g geometry, o options) (*Queue, error) {
 	q.wait = o.wait
 	q.tryWait = o.tryWait
 	q.oneGoroutine = o.oneGoroutine && lightWake // Close needs the barrier (fence_linux.go)
-	q.pinned = lanePinning && !q.oneGoroutine
 	self, err := q.takeEntry()
 	if err != nil {
 		return nil, err
@@ -222,10 +220,9 @@ func (q *Queue) Close() error {
 		wakeAll(q.notFull)
 	}
 	wakeSleepers()
-	if q.oneGoroutine || q.pinned {
-		// The other half of enterAt's and enterPinned's bargain: a call
-		// that stored its lane taken without a barrier is seen below, or
-		// sees closed.
+	if q.oneGoroutine {
+		// The other half of enterAt's bargain: a call that stored its
+		// lane taken without a barrier is seen below, or sees closed.
 		sleeperBarrier()
 	}
 	q.closeLanes(wakeSleepers)

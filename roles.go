@@ -104,8 +104,6 @@ func (q *Queue) enterAt(lane int) int {
 				return lane
 			}
 		}
-	} else if q.pinned && lane >= firstSharedLane {
-		return q.enterPinned(lane)
 	} else if atomic.CompareAndSwapUint64(w, laneFree, laneTaken) {
 		return lane
 	}
@@ -275,7 +273,7 @@ func (q *Queue) releaseRoles() {
 // queue's flags and the roles asked for, taking the leases it asked for.
 func (q *Queue) takeRoles(op string, asked uint32) error {
 	q.prodMode, q.consMode = roleShared, roleShared
-	q.prodLane, q.consLane = casLanes[0], casLanes[len(casLanes)/2]
+	q.prodLane, q.consLane = firstSharedLane, firstConsumerLane
 	q.laneBusy[laneProducer].w, q.laneBusy[laneConsumer].w = laneRefused, laneRefused
 	if q.flags&flagSingleProducer != 0 {
 		q.prodMode, q.prodLane = roleDenied, laneProducer
