@@ -21,7 +21,7 @@ common=(-q -check ends -wakeups 0 -idle 0)
 for r in $(seq 1 "$rounds"); do
 	echo "== round $r $(date -u +%T) load $(cut -d' ' -f1 /proc/loadavg)"
 	echo "-- C pingpong"; "$out/pingpong" msg -s 64 -n 200000 | tail -1
-	echo "-- shqueue latency"; "$out/shqueue" bench "${common[@]}" -transports shqueue-spin,shqueue-spsc -sizes 64 -n 100000 -tn 2000000 -maxtime 2s
+	echo "-- shqueue latency"; "$out/shqueue" bench "${common[@]}" -transports shqueue-spin,shqueue-spsc,shqueue-spin-1g,shqueue-spsc-1g -sizes 64 -n 100000 -tn 2000000 -maxtime 2s
 	echo "-- C ring 64"; "$out/spsc" -s 64 -seq -n 3000000
 	echo "-- batch"; "$out/shqueue" bench "${common[@]}" -transports shqueue-batch1,shqueue-batch8,shqueue-batch32,shqueue-batch256 -sizes 64,512 -tn 3000000 -maxtime 1s
 	echo "-- C ring 512"; "$out/spsc" -s 512 -seq -n 2000000

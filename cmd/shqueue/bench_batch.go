@@ -42,7 +42,9 @@ func apiTransport(name, about string, wrap func(*shqueueEndpoint) endpoint) *tra
 		check:          func(int) error { return nil },
 		setup:          func(cfg setupConfig) (*setupResult, error) { return setupShqueue(cfg, false) },
 		open: func(side int, cfg setupConfig, args []string) (endpoint, error) {
-			ep, err := openShqueue(side, cfg, args, shqueue.BusySpin, false)
+			// Throughput only, each handle used by one goroutine: the
+			// configuration that streams fastest (bench_shqueue.go).
+			ep, err := openShqueue(side, cfg, args, shqueue.BusySpin, false, true)
 			if err != nil {
 				return nil, err
 			}

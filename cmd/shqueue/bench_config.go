@@ -108,7 +108,7 @@ func (c *benchConfig) resolve(f benchFlags) error {
 func defaultTransports() []string {
 	var names []string
 	for _, pass := range []func(t *transport) bool{
-		func(t *transport) bool { return t.kind == "shqueue" },
+		func(t *transport) bool { return t.kind == "shqueue" && !t.optIn },
 		func(t *transport) bool { return t.kind == "kernel" && !t.sameCPU },
 		func(t *transport) bool { return t.kind == "kernel" && t.sameCPU },
 		func(t *transport) bool { return t.kind == "floor" },

@@ -12,24 +12,35 @@ import (
 // shqueue is measured once per wait strategy, through the blocking calls a
 // user makes (EnqueueBlock, DequeueBlock), with one queue per direction;
 // shqueue-spsc is shqueue-spin on queues created WithSingleProducer and
-// WithSingleConsumer, each side opened with its role.
+// WithSingleConsumer, each side opened with its role. The handles are
+// default ones: each call takes its lane with a CAS. The -1g variants open
+// them WithSingleGoroutine instead (no locked instruction to take a lane),
+// which streams faster and answers a ping-pong more slowly on the machines
+// docs/performance.md names ("One goroutine per handle"); they are not in
+// the default list.
 func init() {
 	for _, w := range []struct {
-		name string
-		wait shqueue.WaitStrategy
-		spsc bool
+		name       string
+		wait       shqueue.WaitStrategy
+		spsc, oneG bool
 	}{
-		{"shqueue-spin", shqueue.BusySpin, false},
-		{"shqueue-spsc", shqueue.BusySpin, true},
-		{"shqueue-adaptive", shqueue.Adaptive, false},
+		{"shqueue-spin", shqueue.BusySpin, false, false},
+		{"shqueue-spsc", shqueue.BusySpin, true, false},
+		{"shqueue-adaptive", shqueue.Adaptive, false, false},
+		{"shqueue-spin-1g", shqueue.BusySpin, false, true},
+		{"shqueue-spsc-1g", shqueue.BusySpin, true, true},
 	} {
 		about := "shqueue, " + w.wait.String() + " wait, EnqueueBlock/DequeueBlock, one queue per direction"
 		if w.spsc {
 			about += ", exclusive producer and consumer"
 		}
+		if w.oneG {
+			about += ", handles WithSingleGoroutine"
+		}
 		registerTransport(&transport{
 			name:       w.name,
 			kind:       "shqueue",
+			optIn:      w.oneG,
 			about:      about,
 			throughput: true,
 			check:      func(int) error { return nil },
@@ -37,7 +48,7 @@ func init() {
 				return setupShqueue(cfg, w.spsc)
 			},
 			open: func(side int, cfg setupConfig, args []string) (endpoint, error) {
-				return openShqueue(side, cfg, args, w.wait, w.spsc)
+				return openShqueue(side, cfg, args, w.wait, w.spsc, w.oneG)
 			},
 		})
 	}
@@ -111,16 +122,19 @@ type shqueueEndpoint struct {
 	recvFrom []*shqueue.Queue
 }
 
-func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStrategy, spsc bool) (endpoint, error) {
+// openShqueue opens side's ends of the two queues; oneG opens them
+// WithSingleGoroutine (each side uses each handle from one goroutine).
+func openShqueue(side int, cfg setupConfig, args []string, wait shqueue.WaitStrategy, spsc, oneG bool) (endpoint, error) {
 	keys, err := intArgs(args, 2)
 	if err != nil {
 		return nil, err
 	}
 	var qs [2]*shqueue.Queue
 	for i, key := range keys {
-		// One goroutine per side uses each handle, as a latency-critical
-		// user runs it: no locked CAS to take a lane.
-		opts := []shqueue.Option{shqueue.WithWait(wait), shqueue.WithSingleGoroutine()}
+		opts := []shqueue.Option{shqueue.WithWait(wait)}
+		if oneG {
+			opts = append(opts, shqueue.WithSingleGoroutine())
+		}
 		switch {
 		case !spsc:
 		case i == side: // this side sends on queue i

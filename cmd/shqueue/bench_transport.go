@@ -34,7 +34,10 @@ type transport struct {
 	// kernel transport is also measured this way and a comparison takes
 	// the better of the two.
 	sameCPU bool
-	base    string // the transport this is a placement variant of
+	// optIn leaves the transport out of the default list: name it with
+	// -transports.
+	optIn bool
+	base  string // the transport this is a placement variant of
 	// check reports why the transport cannot carry messages of size bytes
 	// on this system (nil if it can).
 	check func(size int) error

@@ -74,7 +74,7 @@ func openWaitAny(side int, cfg setupConfig, args []string) (endpoint, error) {
 	if len(args) != 2+waitAnyQueues-1 {
 		return nil, fmt.Errorf("want %d transport arguments, got %q", 2+waitAnyQueues-1, args)
 	}
-	ep, err := openShqueue(side, cfg, args[:2], shqueue.Adaptive, false)
+	ep, err := openShqueue(side, cfg, args[:2], shqueue.Adaptive, false, false)
 	if err != nil || side != 0 {
 		return ep, err
 	}
