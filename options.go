@@ -56,8 +56,11 @@ type options struct {
 // goroutine uses it at a time (Close may still come from any goroutine at any
 // moment). A call then takes its lane (protocol.go) with a plain load and
 // store instead of a locked CAS: an enqueue-dequeue pair in one goroutine
-// took 28-30 ns instead of 41 (BenchmarkQueue, AMD EPYC Zen 5 VM). It changes
-// only this handle, nothing in the segment. Calls that do overlap break the
+// took 28-30 ns instead of 41 (BenchmarkQueue, AMD EPYC Zen 5 VM). Across
+// processes it is a trade: on that VM a 64 B stream ran about 5% faster and a
+// ping-pong answered about 60 ns later (docs/performance.md, "One goroutine
+// per handle"), so measure it on the target machine. It changes only this
+// handle, nothing in the segment. Calls that do overlap break the
 // promise: they may share one claim record, so crash recovery can misname a
 // claimant, and Close may detach the segment under one of them. Where the
 // system has no expedited membarrier (Close's half of the bargain,
