@@ -57,8 +57,8 @@ type options struct {
 // moment). A call then takes its lane (protocol.go) with a plain load and
 // store instead of a locked CAS: an enqueue-dequeue pair in one goroutine
 // took 28-30 ns instead of 41 (BenchmarkQueue, AMD EPYC Zen 5 VM). Across
-// processes it is a trade: on that VM a 64 B stream ran about 5% faster and a
-// ping-pong answered about 60 ns later (docs/performance.md, "One goroutine
+// processes it is a trade: on that VM a 64 B stream ran 5-33% faster and a
+// ping-pong answered about 65 ns later (docs/performance.md, "One goroutine
 // per handle"), so measure it on the target machine. It changes only this
 // handle, nothing in the segment. Calls that do overlap break the
 // promise: they may share one claim record, so crash recovery can misname a
