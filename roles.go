@@ -78,7 +78,8 @@ const laneRefused = 4
 // for its holder (and for a handle refused the role, whose lane is never
 // free), the first free shared lane otherwise. It returns -1 if the handle is
 // closed, laneDenied if this handle may not enqueue. One CAS on process
-// memory, as enter.
+// memory, as enter, or a plain load and store on a WithSingleGoroutine
+// handle (enterAt).
 func (q *Queue) enterProducer() int { return q.enterAt(q.prodLane) }
 
 // enterConsumer is enterProducer for a dequeue.

@@ -15,7 +15,7 @@ import (
 // WithSingleConsumer, each side opened with its role. The handles are
 // default ones: each call takes its lane with a CAS. The -1g variants open
 // them WithSingleGoroutine instead (no locked instruction to take a lane),
-// which streams faster and answers a ping-pong more slowly on the machines
+// which streams faster and answers a ping-pong more slowly on the machine
 // docs/performance.md names ("One goroutine per handle"); they are not in
 // the default list.
 func init() {
