@@ -80,10 +80,16 @@ const laneRefused = 4
 // closed, laneDenied if this handle may not enqueue. One CAS on process
 // memory, as enter, or a plain load and store on a WithSingleGoroutine
 // handle (enterAt).
-func (q *Queue) enterProducer() int { return q.enterAt(q.prodLane) }
+func (q *Queue) enterProducer() int { return q.enterAt(q.prodLane, callEnqueue) }
 
 // enterConsumer is enterProducer for a dequeue.
-func (q *Queue) enterConsumer() int { return q.enterAt(q.consLane) }
+func (q *Queue) enterConsumer() int { return q.enterAt(q.consLane, callDequeue) }
+
+// The kinds of call, for the hand-off fence (handoff_amd64.go).
+const (
+	callEnqueue uint64 = 1
+	callDequeue uint64 = 2
+)
 
 // enterAt takes lane, the lane a call tries first, or another one
 // (enterMissed).
@@ -94,11 +100,13 @@ func (q *Queue) enterConsumer() int { return q.enterAt(q.consLane) }
 // process pass a full barrier, then it takes the free lanes. So either this
 // store is visible to Close before it looks at the lane (Close waits for the
 // call to leave), or the load of closed below comes after that barrier and
-// sees it (enterMissed then leaves the lane closed and returns -1). Other
-// handles take it with a CAS.
-func (q *Queue) enterAt(lane int) int {
+// sees it (enterMissed then leaves the lane closed and returns -1). Such a
+// call may first pass a hand-off fence (handoff_amd64.go), for timing only.
+// Other handles take it with a CAS.
+func (q *Queue) enterAt(lane int, kind uint64) int {
 	w := &q.laneBusy[lane&laneMask].w
 	if q.oneGoroutine {
+		handoffFence(kind)
 		if atomic.LoadUint64(w) == laneFree {
 			storeRelease64(w, laneTaken)
 			if !q.closed.Load() {
