@@ -18,8 +18,9 @@
 // return ErrClosed (or false), and Close waits for calls in the middle of a
 // copy to finish before it unmaps the segment. A handle used by one goroutine
 // at a time can drop the locked CAS each call pays for that
-// (WithSingleGoroutine), which speeds a one-way stream and, on the machine
-// it was measured on, slows a ping-pong.
+// (WithSingleGoroutine), which speeds a one-way stream; on amd64 its
+// dequeues, and enqueues that answer one, keep a locked add, which on the
+// machine it was measured on answers a ping-pong as fast as default handles.
 //
 // # Semantics
 //

@@ -55,11 +55,14 @@ type options struct {
 // WithSingleGoroutine promises that the handle's calls never overlap: one
 // goroutine uses it at a time (Close may still come from any goroutine at any
 // moment). A call then takes its lane (protocol.go) with a plain load and
-// store instead of a locked CAS: an enqueue-dequeue pair in one goroutine
-// took 28-30 ns instead of 41 (BenchmarkQueue, AMD EPYC Zen 5 VM). Across
-// processes it is a trade: on that VM a 64 B stream ran 5-33% faster and a
-// ping-pong answered about 65 ns later (docs/performance.md, "One goroutine
-// per handle"), so measure it on the target machine. It changes only this
+// store instead of a locked CAS, so a producer that only streams runs with
+// no locked instruction: on an AMD EPYC Zen 5 VM a 64 B stream between two
+// processes ran 1.16x the C floor's ring against 0.84x with default handles
+// (docs/performance.md, "One goroutine per handle"). On amd64 a dequeue
+// attempt, and an enqueue that follows a dequeue in the same process, still
+// pass a locked add, because on that VM it answered a ping-pong sooner
+// (handoff_amd64.go); so an enqueue-dequeue pair in one goroutine costs what
+// it costs with default handles (BenchmarkQueue). It changes only this
 // handle, nothing in the segment. Calls that do overlap break the
 // promise: they may share one claim record, so crash recovery can misname a
 // claimant, and Close may detach the segment under one of them. Where the
