@@ -18,7 +18,7 @@ import (
 // processes for a slot protocol written as a bare loop in Go: no lanes,
 // records, roles, checks or wait strategy, only the slot words over a System
 // V segment shaped like a queue's (4096 slots of 128 bytes, the message
-// behind an 8-byte sequence word), the producer process pinned to the first
+// behind the slot's 16-byte header), the producer process pinned to the first
 // allowed CPU and this one to the second, as the C floor's ring:
 //
 //	BenchmarkSlotProtocol/release=slot   this package's protocol: the
@@ -51,8 +51,8 @@ const (
 
 	protoProducerRole = "bench-slotproto-producer"
 	protoSlots        = 4096
-	protoStride       = 128            // two lines: the sequence word and 56 bytes, then 8
-	protoMsg          = 64             // message bytes, from offset 8 of the slot
+	protoStride       = 128            // two lines: the header and 48 bytes, then 16
+	protoMsg          = 64             // message bytes, from offset slotHeader of the slot
 	protoRingOffset   = 4096           // the ring starts one page into the segment
 	protoHeadOffset   = 256            // the consumer's published position, a line of its own
 	protoHeadEvery    = protoSlots / 4 // release=head publishes that often, as the C ring

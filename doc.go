@@ -20,7 +20,8 @@
 // at a time can drop the locked CAS each call pays for that
 // (WithSingleGoroutine), which speeds a one-way stream; on amd64 its
 // dequeues, and enqueues that answer one, keep a locked add, which on the
-// machine it was measured on answers a ping-pong as fast as default handles.
+// machine it was measured on brings its ping-pong within 10% of default
+// handles' (from ~20% behind).
 //
 // # Semantics
 //

@@ -10,9 +10,9 @@ import "sync/atomic"
 // ping-pong between two processes sooner. On the AMD EPYC (Zen 5) VM of
 // docs/performance.md, a 64-byte SPSC ping-pong of WithSingleGoroutine
 // handles took 315-320 ns one way with a locked add at the start of every
-// call, 380-420 ns with none, and 390-400 ns with one only at the first
-// dequeue attempt after an enqueue: each attempt of a waiting dequeue needs
-// one. A producer that only streams gains nothing from it and loses a fifth
+// call, 380-420 ns with none, and 390-400 ns with one only where the calls
+// change direction (the first dequeue attempt after an enqueue, the first
+// enqueue after a dequeue): each attempt of a waiting dequeue needs one. A producer that only streams gains nothing from it and loses a fifth
 // of its rate to it (10 against 12.5-13 M msgs/s: a full barrier per message
 // keeps one message's line transfers in flight at a time). So:
 //
@@ -31,11 +31,11 @@ import "sync/atomic"
 // thread identity, and each key tried lost on that VM (the P, through
 // runtime.procPin: the stream fell from 12-13.5 to 9.5-9.7 M msgs/s; the
 // goroutine's stack address: 486 ns and 5.7-7.2 M msgs/s; the g pointer read
-// in assembly: 460-500 ns for every handle, default handles included). Two
+// in assembly: 456-506 ns for every handle, default handles included). Two
 // goroutines of one process, one enqueueing and one dequeueing, flip the hint
 // at every call: measured so (a producer and a consumer goroutine on one SPSC
-// queue, 64 B, three runs each), 83-98 ns per message against 91-100 ns
-// without the fence. The word is written only when it changes, and sits on a
+// queue, 64 B, three runs each, the word not yet on a line of its own),
+// 83-98 ns per message against 91-100 ns without the fence. The word is written only when it changes, and sits on a
 // line of its own.
 
 // lastCall holds the kind of the last call in this process that entered a
